@@ -1,0 +1,144 @@
+"""Validated configuration: frozen dataclasses built from one YAML file.
+
+Loading, schema checks and error collection live in `mqtt_kube.schema` and
+`mqtt_kube.yamlload`; this module holds the shapes the rest of the program trusts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mqtt_kube.locus import Locus
+from mqtt_kube.template import LaunchTemplate
+from mqtt_kube.valuemap import ValueMap
+
+RetainedPolicy = Literal["apply", "ignore"]
+
+DEFAULT_MQTT_HOST = "127.0.0.1"
+DEFAULT_MQTT_PORT = 1883
+DEFAULT_MQTT_TLS_PORT = 8883
+DEFAULT_KEEPALIVE = 60
+DEFAULT_MAX_PAYLOAD = 256 * 1024
+DEFAULT_HTTP_BIND = "0.0.0.0"  # noqa: S104 - a health endpoint for probes must listen on the pod IP
+DEFAULT_HTTP_PORT = 8080
+DEFAULT_HTTP_MAX_CONNECTIONS = 100
+DEFAULT_LOG_LEVEL = "INFO"
+DEFAULT_DISCOVERY_PREFIX = "homeassistant"
+DEFAULT_BIRTH_TOPIC = "homeassistant/status"
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """TLS towards the broker: server verification, optionally a client certificate (mtls)."""
+
+    cafile: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+    keyfile_password: str | None = field(default=None, repr=False)
+    protocols: tuple[str, ...] = ()
+    insecure: bool = False
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    client_id: str
+    availability_topic: str
+    host: str = DEFAULT_MQTT_HOST
+    port: int = DEFAULT_MQTT_PORT
+    topic_prefix: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: TlsSettings | None = None
+    keepalive: int = DEFAULT_KEEPALIVE
+    max_payload: int = DEFAULT_MAX_PAYLOAD
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    bind: str = DEFAULT_HTTP_BIND
+    port: int = DEFAULT_HTTP_PORT
+    max_connections: int = DEFAULT_HTTP_MAX_CONNECTIONS
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    kubeconfig: str | None = None  # None: $KUBECONFIG, ~/.kube/config, then in-cluster
+    context: str | None = None
+
+
+@dataclass(frozen=True)
+class HomeAssistantSettings:
+    discovery_prefix: str = DEFAULT_DISCOVERY_PREFIX
+    birth_topic: str = DEFAULT_BIRTH_TOPIC
+
+
+@dataclass(frozen=True)
+class WatchSpec:
+    """Publish a field of the object to a topic whenever it changes."""
+
+    where: str  # "bindings[0].watch[1]", for log lines
+    locus: Locus
+    topic: str  # full topic, prefix already joined
+    values: ValueMap
+    qos: int = 1
+    retain: bool = False
+
+
+@dataclass(frozen=True)
+class PatchSpec:
+    """Set a field of the object from the payloads received on a topic."""
+
+    where: str
+    topic: str
+    locus: Locus
+    values: ValueMap
+    retained: RetainedPolicy = "apply"
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """Launch an object from a template, or delete, from the payloads received on a topic."""
+
+    where: str
+    topic: str
+    launch: LaunchTemplate | None  # None when the map only ever says "delete"
+    values: ValueMap
+    retained: RetainedPolicy = "ignore"
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)  # `action` in templates
+
+
+@dataclass(frozen=True)
+class BindingSpec:
+    """One Kubernetes object and the MQTT associations configured for it."""
+
+    where: str  # "bindings[0]"
+    kind: str  # e.g. "Deployment"; as written under `resource:`
+    name: str
+    namespace: str | None = None
+    api_version: str | None = None  # None: the built-in kind's default
+    watch: tuple[WatchSpec, ...] = ()
+    patch: tuple[PatchSpec, ...] = ()
+    action: tuple[ActionSpec, ...] = ()
+    # None: defaults; False: no discovery for this binding; a dict: overrides
+    homeassistant: dict[str, Any] | Literal[False] | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)  # `binding` in templates
+
+    @property
+    def label(self) -> str:
+        """How logs name the binding: `Kind namespace/name` (or `Kind name`)."""
+        if self.namespace:
+            return f"{self.kind} {self.namespace}/{self.name}"
+        return f"{self.kind} {self.name}"
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str  # absolute path of the file it came from
+    mqtt: MqttSettings
+    bindings: tuple[BindingSpec, ...]
+    http: HttpSettings = HttpSettings()
+    kubernetes: KubernetesSettings = KubernetesSettings()
+    homeassistant: HomeAssistantSettings | None = None  # None: discovery off
+    log_level: str = DEFAULT_LOG_LEVEL
+    warnings: tuple[str, ...] = ()  # accepted but noteworthy, e.g. `format` has no effect
