@@ -1,0 +1,1 @@
+"""Fixtures for the fake Kubernetes API server."""
