@@ -14,6 +14,7 @@ from mqtt_kube.template import LaunchTemplate
 from mqtt_kube.valuemap import ValueMap
 
 RetainedPolicy = Literal["apply", "ignore"]
+WatchScope = Literal["namespace", "cluster"]
 
 DEFAULT_MQTT_HOST = "127.0.0.1"
 DEFAULT_MQTT_PORT = 1883
@@ -65,6 +66,9 @@ class HttpSettings:
 class KubernetesSettings:
     kubeconfig: str | None = None  # None: $KUBECONFIG, ~/.kube/config, then in-cluster
     context: str | None = None
+    # "namespace": one list+watch per (kind, namespace), needing only namespaced Roles;
+    # "cluster": one list+watch per kind across all namespaces (fewest connections).
+    watch_scope: WatchScope = "namespace"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The Kubernetes side: API access, shared watches, patches and launched objects."""

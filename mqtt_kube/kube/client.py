@@ -1,0 +1,211 @@
+"""Raw JSON access to the Kubernetes API, through kubernetes_asyncio's ApiClient.
+
+kubernetes_asyncio keeps doing what it is good at — kubeconfig and in-cluster loading,
+TLS, bearer tokens and their refresh — while mqtt-kube sends and reads plain JSON: no
+generated models on the hot path, any kind (CRDs included) by URL, and the patch type
+always chosen explicitly. Every failure leaves this module as a `KubeError` subclass.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp
+from kubernetes_asyncio import client as k8s_client
+from kubernetes_asyncio import config as k8s_config
+from kubernetes_asyncio.config.config_exception import ConfigException
+
+from mqtt_kube.config import KubernetesSettings
+from mqtt_kube.errors import Conflict, Forbidden, Gone, Invalid, KubeError, NotFound
+from mqtt_kube.kinds import KindInfo, builtin_kind
+
+logger = logging.getLogger(__name__)
+
+MERGE_PATCH: Final = "application/merge-patch+json"
+JSON_PATCH: Final = "application/json-patch+json"
+REQUEST_TIMEOUT: Final = 30.0
+_AUTH: Final = ["BearerToken"]
+_ERRORS: Final[dict[int, type[KubeError]]] = {
+    401: Forbidden,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    410: Gone,
+    422: Invalid,
+}
+
+JsonObject = dict[str, Any]
+
+
+def error_from_status(status: int, body: bytes | str, *, what: str) -> KubeError:
+    """A `KubeError` for an HTTP status and a (Kubernetes `Status`) body, message kept short."""
+    message = ""
+    reason = ""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        message = str(parsed.get("message") or "")
+        reason = str(parsed.get("reason") or "")
+    if not message:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        message = text.strip()[:200] or f"HTTP {status}"
+    error_class = _ERRORS.get(status, KubeError)
+    return error_class(f"{what}: {message[:500]}", status=status, reason=reason)
+
+
+async def load_configuration(settings: KubernetesSettings) -> k8s_client.Configuration:
+    """Client settings from the configured kubeconfig, $KUBECONFIG, ~/.kube/config, in-cluster."""
+    configuration = k8s_client.Configuration()
+    path = settings.kubeconfig or os.environ.get("KUBECONFIG") or _home_kubeconfig()
+    try:
+        if path:
+            await k8s_config.load_kube_config(
+                config_file=path, context=settings.context, client_configuration=configuration
+            )
+            logger.info("Kubernetes API %s (kubeconfig %s)", configuration.host, path)
+        else:
+            # kubernetes_asyncio leaves this function unannotated.
+            k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            logger.info("Kubernetes API %s (in-cluster service account)", configuration.host)
+    except (ConfigException, OSError, ValueError, TypeError) as exc:
+        where = f"kubeconfig {path}" if path else "in-cluster service account"
+        raise KubeError(f"cannot load Kubernetes credentials from {where}: {exc}") from exc
+    if not configuration.verify_ssl:
+        logger.warning(
+            "kubeconfig asks to skip TLS verification of %s; mqtt-kube always verifies it",
+            configuration.host,
+        )
+        configuration.verify_ssl = True
+    return configuration
+
+
+def _home_kubeconfig() -> str | None:
+    home = Path("~/.kube/config").expanduser()
+    return str(home) if home.exists() else None
+
+
+class KubeClient:
+    """JSON requests to one API server, with a cache of resolved kinds."""
+
+    def __init__(self, configuration: k8s_client.Configuration) -> None:
+        self._api = k8s_client.ApiClient(configuration)
+        self._kinds: dict[tuple[str, str | None], KindInfo] = {}
+        self.api_errors = 0
+
+    @classmethod
+    async def connect(cls, settings: KubernetesSettings) -> KubeClient:
+        return cls(await load_configuration(settings))
+
+    async def close(self) -> None:
+        await self._api.close()
+
+    @asynccontextmanager
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: object = None,
+        content_type: str = "application/json",
+        request_timeout: aiohttp.ClientTimeout | float = REQUEST_TIMEOUT,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """One request; yields the open response (status already checked)."""
+        what = f"{method} {path}"
+        try:
+            response = await self._api.call_api(
+                path,
+                method,
+                query_params=list((query or {}).items()),
+                header_params={"Content-Type": content_type, "Accept": "application/json"},
+                body=body,
+                auth_settings=_AUTH,
+                _preload_content=False,
+                _request_timeout=request_timeout,
+            )
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            self.api_errors += 1
+            raise KubeError(f"{what}: {exc or type(exc).__name__}") from exc
+        try:
+            if response.status >= 300:
+                self.api_errors += 1
+                raise error_from_status(response.status, await response.read(), what=what)
+            yield response
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.api_errors += 1
+            raise KubeError(f"{what}: {exc or type(exc).__name__}") from exc
+        finally:
+            response.release()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: object = None,
+        content_type: str = "application/json",
+    ) -> JsonObject:
+        """Send one request and return its JSON body."""
+        async with self._send(
+            method, path, query=query, body=body, content_type=content_type
+        ) as response:
+            data = await response.read()
+        try:
+            parsed = json.loads(data) if data else {}
+        except ValueError as exc:
+            raise KubeError(f"{method} {path}: the API server sent no JSON") from exc
+        if not isinstance(parsed, dict):
+            raise KubeError(f"{method} {path}: the API server sent {type(parsed).__name__}")
+        return parsed
+
+    @asynccontextmanager
+    async def open_stream(
+        self, path: str, *, query: Mapping[str, str], read_timeout: float
+    ) -> AsyncIterator[aiohttp.StreamReader]:
+        """A long GET (a watch) whose body is read line by line by the caller."""
+        timeout = aiohttp.ClientTimeout(connect=REQUEST_TIMEOUT, sock_read=read_timeout)
+        async with self._send("GET", path, query=query, request_timeout=timeout) as response:
+            yield response.content
+
+    async def resolve_kind(self, kind: str, api_version: str | None) -> KindInfo:
+        """The API location of a kind: built in, or found through API discovery."""
+        key = (kind, api_version)
+        cached = self._kinds.get(key)
+        if cached is not None:
+            return cached
+        info = builtin_kind(kind, api_version)
+        if info is None:
+            if api_version is None:
+                raise NotFound(f"unknown kind {kind!r}: give its apiVersion")
+            info = await self._discover(kind, api_version)
+        self._kinds[key] = info
+        return info
+
+    async def _discover(self, kind: str, api_version: str) -> KindInfo:
+        base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        listing = await self.request("GET", base)
+        resources = listing.get("resources") or []
+        names = {r.get("name") for r in resources if isinstance(r, dict)}
+        for resource in resources:
+            if not isinstance(resource, dict) or resource.get("kind") != kind:
+                continue
+            plural = str(resource.get("name", ""))
+            if not plural or "/" in plural:
+                continue
+            return KindInfo(
+                kind=kind,
+                api_version=api_version,
+                plural=plural,
+                namespaced=bool(resource.get("namespaced", True)),
+                scalable=f"{plural}/scale" in names,
+            )
+        raise NotFound(f"the API server has no kind {kind!r} in {api_version}")

@@ -1,0 +1,175 @@
+"""One shared list+watch per (kind, namespace), fanned out to the objects' listeners.
+
+However many bindings name objects of one kind in one namespace, the API server sees a
+single list followed by a single long watch. The loop follows the API's rules: watch from
+the list's resourceVersion with bookmarks, resume from the last resourceVersion seen
+after a dropped stream or a server-side timeout, list again on 410 Gone, and back off with
+jitter on errors. resourceVersions are opaque strings, never compared as numbers.
+
+Listeners are plain callables that must not block: they get the object's current body, or
+None while it does not exist. They are called once after the first list (the start-up
+state), then only when the object changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+
+from mqtt_kube.backoff import Backoff
+from mqtt_kube.errors import KubeError
+from mqtt_kube.kinds import KindInfo
+from mqtt_kube.kube.client import JsonObject, KubeClient
+
+logger = logging.getLogger(__name__)
+
+ObjectKey = tuple[str | None, str]  # (namespace, name); namespace None when cluster-scoped
+ObjectListener = Callable[[JsonObject | None], None]
+
+WATCH_TIMEOUT_SECONDS: Final = 300  # asked of the server; it ends the stream, we resume
+READ_SLACK_SECONDS: Final = 60  # silence beyond the server's timeout means a dead link
+
+
+class _Expired(Exception):
+    """The resourceVersion we hold is too old: list again."""
+
+
+def object_key(body: JsonObject) -> ObjectKey:
+    metadata = body.get("metadata") or {}
+    return metadata.get("namespace"), str(metadata.get("name", ""))
+
+
+class ResourceWatch:
+    """Keeps the bound objects of one kind in one namespace (or all) up to date."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        kind: KindInfo,
+        namespace: str | None,
+        *,
+        timeout_seconds: int = WATCH_TIMEOUT_SECONDS,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._client = client
+        self.kind = kind
+        self.namespace = namespace if kind.namespaced else None
+        self._timeout_seconds = timeout_seconds
+        self._backoff = backoff or Backoff()
+        self._listeners: dict[ObjectKey, list[ObjectListener]] = {}
+        self._versions: dict[ObjectKey, str | None] = {}  # last resourceVersion delivered
+        self._resource_version: str | None = None
+        self.synced = False  # the first list has been delivered
+        self.healthy = False  # the last list or stream opened without error
+        self.last_error: str | None = None
+        self.restarts = 0  # streams reopened after an error or a timeout
+        self.relists = 0
+        self.events = 0
+
+    @property
+    def label(self) -> str:
+        where = f"namespace {self.namespace}" if self.namespace else "all namespaces"
+        return f"{self.kind.kind} in {where}"
+
+    def add_listener(self, namespace: str | None, name: str, listener: ObjectListener) -> None:
+        key = (namespace if self.kind.namespaced else None, name)
+        self._listeners.setdefault(key, []).append(listener)
+
+    async def run(self) -> None:
+        """List and watch forever; never raises except on cancellation."""
+        while True:
+            try:
+                if self._resource_version is None:
+                    await self._list()
+                if not await self._watch():
+                    # A stream that closes without a line is a server in trouble: don't spin.
+                    await asyncio.sleep(self._backoff.next_delay())
+            except _Expired:
+                logger.info("watch %s: resourceVersion expired, listing again", self.label)
+                self._resource_version = None
+                self.relists += 1
+            except KubeError as exc:
+                self._fail(str(exc))
+                await asyncio.sleep(self._backoff.next_delay())
+            self.restarts += 1
+
+    def _fail(self, message: str) -> None:
+        self.healthy = False
+        self.last_error = message
+        logger.warning("watch %s: %s", self.label, message)
+
+    async def _list(self) -> None:
+        body = await self._client.request("GET", self.kind.collection_path(self.namespace))
+        items: list[JsonObject] = body.get("items") or []
+        seen: dict[ObjectKey, JsonObject] = {}
+        for item in items:
+            key = object_key(item)
+            if self.kind.namespaced and key[0] is None:
+                key = (self.namespace, key[1])
+            if key in self._listeners:
+                seen[key] = item
+        for key in self._listeners:
+            self._deliver(key, seen.get(key), force=not self.synced)
+        self._resource_version = str((body.get("metadata") or {}).get("resourceVersion") or "")
+        self.synced = True
+        self.healthy = True
+        self.last_error = None
+        self._backoff.reset()
+
+    async def _watch(self) -> int:
+        """Follow one watch stream until the server ends it; the number of lines read."""
+        query = {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(self._timeout_seconds),
+        }
+        if self._resource_version:
+            query["resourceVersion"] = self._resource_version
+        path = self.kind.collection_path(self.namespace)
+        read_timeout = self._timeout_seconds + READ_SLACK_SECONDS
+        count = 0
+        async with self._client.open_stream(path, query=query, read_timeout=read_timeout) as lines:
+            self.healthy = True
+            self.last_error = None
+            async for line in lines:
+                if line.strip():
+                    count += 1
+                    self._handle_line(line)
+        if count:
+            self._backoff.reset()
+        return count
+
+    def _handle_line(self, line: bytes) -> None:
+        try:
+            event: dict[str, Any] = json.loads(line)
+            kind = event["type"]
+            body: JsonObject = event["object"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise KubeError(f"unreadable watch event: {line[:200]!r}") from exc
+        if kind == "ERROR":
+            if body.get("code") == 410:
+                raise _Expired
+            raise KubeError(f"watch error {body.get('code')}: {body.get('message')}")
+        version = (body.get("metadata") or {}).get("resourceVersion")
+        if version:
+            self._resource_version = str(version)
+        if kind == "BOOKMARK":
+            return
+        self.events += 1
+        key = object_key(body)
+        if key in self._listeners:
+            self._deliver(key, None if kind == "DELETED" else body, force=False)
+
+    def _deliver(self, key: ObjectKey, body: JsonObject | None, *, force: bool) -> None:
+        version = None if body is None else (body.get("metadata") or {}).get("resourceVersion")
+        if not force and self._versions.get(key, "") == version:
+            return
+        self._versions[key] = version
+        for listener in self._listeners[key]:
+            try:
+                listener(body)
+            except Exception:
+                logger.exception("listener of %s %s/%s failed", self.kind.kind, key[0], key[1])
