@@ -1,0 +1,209 @@
+"""One configured binding at run time: its object's fields out, its commands in.
+
+Watches turn the object's body into payloads on the state board (synchronously, from the
+shared watch). Patch and action handlers turn command payloads into exactly the API
+requests the value maps name. Whatever goes wrong — a bad payload, a refused template, a
+missing object, an API error — is logged with the binding's name and the topic, counted,
+and kept for /api/status; it never stops another binding.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mqtt_kube.config import ActionSpec, BindingSpec, PatchSpec, WatchSpec
+from mqtt_kube.errors import KubeError, NotFound, TemplateError, ValueMapError
+from mqtt_kube.kinds import KindInfo
+from mqtt_kube.kube.actions import create_object, delete_labelled, delete_object, launch_labels
+from mqtt_kube.kube.client import JsonObject, KubeClient
+from mqtt_kube.kube.patch import patch_field
+from mqtt_kube.metrics import CommandCounters
+from mqtt_kube.payload import decode_scalar, encode_payload
+from mqtt_kube.stateboard import StateBoard
+from mqtt_kube.valuemap import Match, ValueMap
+
+logger = logging.getLogger(__name__)
+
+
+class Binding:
+    """The runtime of one `bindings[i]` entry."""
+
+    def __init__(
+        self,
+        spec: BindingSpec,
+        *,
+        client: KubeClient,
+        board: StateBoard,
+        counters: CommandCounters,
+    ) -> None:
+        self.spec = spec
+        self._client = client
+        self._board = board
+        self._counters = counters
+        self.kind: KindInfo | None = None  # resolved before the watch starts
+        self.labels = launch_labels(spec.kind, spec.name)
+        self._launched: dict[tuple[str, str], KindInfo] = {}
+        self.exists: bool | None = None  # unknown until the first list
+        self.last_error: str | None = None
+
+    @property
+    def namespace(self) -> str | None:
+        return self.spec.namespace
+
+    async def resolve(self) -> KindInfo:
+        """The binding's kind, from the built-in table or API discovery (cached)."""
+        if self.kind is None:
+            self.kind = await self._client.resolve_kind(self.spec.kind, self.spec.api_version)
+        return self.kind
+
+    def status(self) -> dict[str, Any]:
+        """What /api/status shows for this binding."""
+        return {
+            "binding": self.spec.label,
+            "where": self.spec.where,
+            "exists": self.exists,
+            "last_error": self.last_error,
+        }
+
+    # -- object → MQTT -------------------------------------------------------------
+
+    def on_object(self, body: JsonObject | None) -> None:
+        """The object changed (None: it does not exist); publish every watch's payload."""
+        self.exists = body is not None
+        for watch in self.spec.watch:
+            payload = "" if body is None else self._watch_payload(watch, body)
+            if payload is not None:
+                self._board.set(watch.topic, payload, qos=watch.qos, retain=watch.retain)
+
+    def _watch_payload(self, watch: WatchSpec, body: JsonObject) -> str | None:
+        value = watch.locus.read(body)
+        try:
+            match = watch.values.match(value)
+        except ValueMapError as exc:
+            self._fail(f"watch {watch.locus.expression} → {watch.topic}: {exc}")
+            return None
+        return encode_payload(value if match is None else match.output)
+
+    # -- MQTT → object ---------------------------------------------------------------
+
+    async def apply_patch(self, patch: PatchSpec, text: str) -> None:
+        """Handle one payload received on a patch topic."""
+        match = self._map(patch.values, text, topic=patch.topic)
+        if match is None:
+            return
+        value = match.output
+        if isinstance(value, str) and _is_plain(patch.values):
+            value = decode_scalar(value)
+        try:
+            kind = await self.resolve()
+            await patch_field(
+                self._client,
+                kind=kind,
+                namespace=self.namespace,
+                name=self.spec.name,
+                locus=patch.locus,
+                value=value,
+            )
+        except KubeError as exc:
+            self._api_failed(exc, topic=patch.topic)
+            return
+        self._counters.patches += 1
+        self.last_error = None
+        logger.info(
+            "%s: %s set to %r (from %s)",
+            self.spec.label,
+            patch.locus.expression,
+            value,
+            patch.topic,
+        )
+
+    async def run_action(self, action: ActionSpec, text: str) -> None:
+        """Handle one payload received on an action topic."""
+        match = self._map(action.values, text, topic=action.topic)
+        if match is None:
+            return
+        verb = match.output
+        try:
+            if verb == "launch":
+                await self._launch(action, match)
+            elif verb == "delete":
+                await self._delete()
+            else:
+                self._fail(f"payload on {action.topic} maps to {verb!r}, not launch or delete")
+        except KubeError as exc:
+            self._api_failed(exc, topic=action.topic)
+        except TemplateError as exc:
+            self._fail(f"template {action.launch.path if action.launch else ''}: {exc}")
+
+    async def _launch(self, action: ActionSpec, match: Match) -> None:
+        if action.launch is None:
+            self._fail(f"{action.topic}: launch asked, but no template is configured")
+            return
+        body = action.launch.render(
+            binding=self.spec.raw,
+            action=action.raw,
+            match=match.context,
+            namespace=self.namespace,
+            labels=self.labels,
+        )
+        kind = await self._client.resolve_kind(str(body["kind"]), str(body["apiVersion"]))
+        namespace = body.get("metadata", {}).get("namespace") or self.namespace or "default"
+        self._launched[(kind.api_version, kind.kind)] = kind
+        created = await create_object(self._client, kind=kind, namespace=namespace, body=body)
+        self._counters.launches += 1
+        self.last_error = None
+        name = created.get("metadata", {}).get("name", "?")
+        logger.info("%s: launched %s %s/%s", self.spec.label, kind.kind, namespace, name)
+
+    async def _delete(self) -> None:
+        kind = await self.resolve()
+        deleted = await delete_object(
+            self._client, kind=kind, namespace=self.namespace, name=self.spec.name
+        )
+        kinds = {(kind.api_version, kind.kind): kind, **self._launched}
+        for launched in kinds.values():
+            await delete_labelled(
+                self._client,
+                kind=launched,
+                namespace=self.namespace if launched.namespaced else None,
+                labels=self.labels,
+            )
+        self._counters.deletes += 1
+        self.last_error = None
+        logger.info(
+            "%s: deleted%s, with everything it launched",
+            self.spec.label,
+            "" if deleted else " (the object itself was already gone)",
+        )
+
+    # -- shared ------------------------------------------------------------------------
+
+    def _map(self, values: ValueMap, text: str, *, topic: str) -> Match | None:
+        try:
+            match = values.match(text)
+        except ValueMapError as exc:
+            self._fail(f"payload on {topic}: {exc}")
+            return None
+        if match is None:
+            self._counters.ignored += 1
+            logger.info(
+                "%s: payload %r on %s maps to nothing; ignored", self.spec.label, text[:100], topic
+            )
+        return match
+
+    def _api_failed(self, exc: KubeError, *, topic: str) -> None:
+        if isinstance(exc, NotFound):
+            self._fail(f"command on {topic}: the object does not exist ({exc})")
+        else:
+            self._fail(f"command on {topic}: {exc}")
+
+    def _fail(self, message: str) -> None:
+        self._counters.failed += 1
+        self.last_error = message
+        logger.warning("%s: %s", self.spec.label, message)
+
+
+def _is_plain(values: ValueMap) -> bool:
+    """No map, transform or jsonpath: the payload itself is the value (a JSON scalar or text)."""
+    return not values.has_map and values.transform_source is None and values.jsonpath is None

@@ -1,0 +1,37 @@
+"""Counters for /metrics, rendered in the Prometheus text format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+
+Sample = tuple[str, str, float]  # (name without prefix, help text, value)
+
+
+@dataclass
+class CommandCounters:
+    """What became of the commands received on patch and action topics."""
+
+    patches: int = 0
+    launches: int = 0
+    deletes: int = 0
+    ignored: int = 0  # mapped to nothing, retained and ignored, or coalesced away
+    failed: int = 0  # bad payload, template refused, or the API said no
+
+    def samples(self) -> list[Sample]:
+        return [
+            (f"commands_{item.name}", f"Commands: {item.name}", float(getattr(self, item.name)))
+            for item in fields(self)
+        ]
+
+
+def render_metrics(*, counters: Iterable[Sample], gauges: Iterable[Sample]) -> str:
+    """Prometheus text exposition of `mqtt_kube_<name>_total` counters and gauges."""
+    lines: list[str] = []
+    for name, help_text, value in counters:
+        full = f"mqtt_kube_{name}_total"
+        lines += [f"# HELP {full} {help_text}", f"# TYPE {full} counter", f"{full} {value:g}"]
+    for name, help_text, value in gauges:
+        full = f"mqtt_kube_{name}"
+        lines += [f"# HELP {full} {help_text}", f"# TYPE {full} gauge", f"{full} {value:g}"]
+    return "\n".join(lines) + "\n"

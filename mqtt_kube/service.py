@@ -1,0 +1,216 @@
+"""Build everything from a Config and run it until SIGTERM/SIGINT.
+
+Root tasks (the MQTT connection, the state pump, the command workers, one task per shared
+watch) run in one TaskGroup. A watch whose kind cannot be resolved yet (a CRD not
+installed, an API error) keeps retrying on its own; it never stops the others. On a signal
+the service publishes `offline`, closes the MQTT session and the watches, and returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable
+from functools import partial
+from typing import Any, Final
+
+from mqtt_kube import __version__
+from mqtt_kube.backoff import Backoff
+from mqtt_kube.binding import Binding
+from mqtt_kube.commands import CommandRouter
+from mqtt_kube.config import Config
+from mqtt_kube.errors import KubeError
+from mqtt_kube.http import HttpServer
+from mqtt_kube.kube.client import KubeClient
+from mqtt_kube.kube.watch import ResourceWatch
+from mqtt_kube.metrics import CommandCounters, Sample, render_metrics
+from mqtt_kube.mqtt import MqttConnection
+from mqtt_kube.stateboard import StateBoard
+
+logger = logging.getLogger(__name__)
+
+SHUTDOWN_SECONDS: Final = 4.0
+WatchKey = tuple[str, str | None, str | None]  # (kind, apiVersion, namespace or None)
+
+
+class Service:
+    """One running mqtt-kube instance."""
+
+    def __init__(self, config: Config, *, client: KubeClient) -> None:
+        self.config = config
+        self.client = client
+        self.counters = CommandCounters()
+        self.router = CommandRouter(counters=self.counters)
+        self.mqtt = MqttConnection(config.mqtt, on_message=self.router.dispatch)
+        self.board = StateBoard(self.mqtt)
+        self.bindings = [
+            Binding(spec, client=client, board=self.board, counters=self.counters)
+            for spec in config.bindings
+        ]
+        self.watches: dict[WatchKey, ResourceWatch | None] = {}
+        self._groups: dict[WatchKey, list[Binding]] = {}
+        self._started = time.monotonic()
+        self._fatal: str | None = None
+        self._route_commands()
+        self._group_watches()
+        self.mqtt.add_connect_hook(self.board.republish)
+
+    def _route_commands(self) -> None:
+        for binding in self.bindings:
+            for patch in binding.spec.patch:
+                self.router.add(
+                    patch.topic,
+                    partial(binding.apply_patch, patch),
+                    coalesce=True,
+                    retained=patch.retained,
+                    label=binding.spec.label,
+                )
+            for action in binding.spec.action:
+                self.router.add(
+                    action.topic,
+                    partial(binding.run_action, action),
+                    coalesce=False,
+                    retained=action.retained,
+                    label=binding.spec.label,
+                )
+        for topic in self.router.topics():
+            self.mqtt.add_subscription(topic, qos=1)
+
+    def _group_watches(self) -> None:
+        cluster_wide = self.config.kubernetes.watch_scope == "cluster"
+        for binding in self.bindings:
+            if not binding.spec.watch:
+                continue
+            namespace = None if cluster_wide else binding.spec.namespace
+            key = (binding.spec.kind, binding.spec.api_version, namespace)
+            self._groups.setdefault(key, []).append(binding)
+            self.watches[key] = None
+
+    async def run(self) -> None:
+        """Run until cancelled or signalled."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        http = HttpServer(self.config.http, self)
+        await http.start()
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(self.mqtt.run(), name="mqtt"),
+                    group.create_task(self.board.run(), name="state publisher"),
+                    group.create_task(self.router.run(), name="command router"),
+                ]
+                for key, bindings in self._groups.items():
+                    tasks.append(group.create_task(self._watch(key, bindings), name=f"watch {key}"))
+                logger.info(
+                    "mqtt-kube %s running: %d bindings, %d watches, %d command topics",
+                    __version__,
+                    len(self.bindings),
+                    len(self._groups),
+                    len(self.router.topics()),
+                )
+                await stop.wait()
+                logger.info("stopping")
+                await _bounded(self.mqtt.close(), seconds=SHUTDOWN_SECONDS / 2)
+                for task in tasks:
+                    task.cancel()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            await _bounded(http.stop(), seconds=1.0)
+
+    async def _watch(self, key: WatchKey, bindings: list[Binding]) -> None:
+        """Resolve the kind (retrying), then run the shared watch for these bindings."""
+        backoff = Backoff()
+        while True:
+            try:
+                kind = await bindings[0].resolve()
+                break
+            except KubeError as exc:
+                for binding in bindings:
+                    binding.last_error = str(exc)
+                logger.warning("%s: %s", bindings[0].spec.label, exc)
+                await asyncio.sleep(backoff.next_delay())
+        for binding in bindings[1:]:
+            binding.kind = kind
+        watch = ResourceWatch(self.client, kind, key[2])
+        for binding in bindings:
+            watch.add_listener(binding.spec.namespace, binding.spec.name, binding.on_object)
+        self.watches[key] = watch
+        await watch.run()
+
+    # -- what the HTTP endpoints show ---------------------------------------------------
+
+    def health(self) -> tuple[bool, str]:
+        return (self._fatal is None, self._fatal or "ok")
+
+    def readiness(self) -> list[str]:
+        reasons = [] if self.mqtt.connected else ["MQTT is not connected"]
+        for key, watch in self.watches.items():
+            if watch is None:
+                reasons.append(f"watch of {key[0]} not started: kind not resolved yet")
+            elif not (watch.synced and watch.healthy):
+                reasons.append(f"watch {watch.label}: {watch.last_error or 'not synced yet'}")
+        return reasons
+
+    def status(self) -> dict[str, Any]:
+        states = self.board.snapshot()
+        bindings = []
+        for binding in self.bindings:
+            entry = binding.status()
+            entry["topics"] = {w.topic: states.get(w.topic) for w in binding.spec.watch}
+            bindings.append(entry)
+        return {
+            "version": __version__,
+            "uptime_seconds": round(time.monotonic() - self._started, 1),
+            "mqtt": {"connected": self.mqtt.connected, "client_id": self.config.mqtt.client_id},
+            "ready": not self.readiness(),
+            "bindings": bindings,
+        }
+
+    def metrics(self) -> str:
+        live = [w for w in self.watches.values() if w is not None]
+        stats = self.mqtt.stats
+        counters: list[Sample] = [
+            ("messages_in", "MQTT messages received", float(stats.messages_in)),
+            ("messages_out", "MQTT messages published", float(stats.messages_out)),
+            (
+                "messages_oversize",
+                "MQTT messages dropped as too large",
+                float(stats.dropped_oversize),
+            ),
+            ("mqtt_reconnects", "MQTT reconnections", float(stats.reconnects)),
+            ("api_errors", "Kubernetes API errors", float(self.client.api_errors)),
+            ("watch_restarts", "Watch streams reopened", float(sum(w.restarts for w in live))),
+            ("watch_relists", "Lists after 410 Gone", float(sum(w.relists for w in live))),
+            ("watch_events", "Watch events received", float(sum(w.events for w in live))),
+            *self.counters.samples(),
+        ]
+        gauges: list[Sample] = [
+            ("mqtt_connected", "1 while connected to the broker", float(self.mqtt.connected)),
+            ("watches", "Shared watches running", float(len(live))),
+            ("bindings", "Configured bindings", float(len(self.bindings))),
+        ]
+        return render_metrics(counters=counters, gauges=gauges)
+
+
+async def _bounded(work: Awaitable[None], *, seconds: float) -> None:
+    try:
+        async with asyncio.timeout(seconds):
+            await work
+    except TimeoutError:
+        logger.warning("shutdown step took longer than %.1f s; going on", seconds)
+
+
+async def run(config: Config) -> None:
+    """Connect to the Kubernetes API and run the service until SIGTERM/SIGINT."""
+    for warning in config.warnings:
+        logger.warning("%s", warning)
+    client = await KubeClient.connect(config.kubernetes)
+    try:
+        await Service(config, client=client).run()
+    finally:
+        await client.close()

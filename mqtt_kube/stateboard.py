@@ -1,0 +1,87 @@
+"""The latest payload of every state topic, published only when it changes.
+
+Watches write here synchronously (they must never wait on the network); one pump task
+publishes what changed, coalescing bursts so a topic that changes a hundred times while
+the broker is slow is published once, with its latest value. After every (re)connect the
+whole board is published again, so the broker — retained messages included — always
+ends up holding the current state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+logger = logging.getLogger(__name__)
+
+_BATCH: Final = 512  # publishes in flight at once from one pump round
+
+
+class Publisher(Protocol):
+    """What the board needs from an MQTT connection."""
+
+    async def publish(
+        self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
+    ) -> bool: ...
+
+
+@dataclass(frozen=True)
+class State:
+    payload: str
+    qos: int
+    retain: bool
+
+
+class StateBoard:
+    """Latest state per topic, and the task that publishes it."""
+
+    def __init__(self, publisher: Publisher) -> None:
+        self._publisher = publisher
+        self._latest: dict[str, State] = {}
+        self._published: dict[str, str] = {}
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+
+    def set(self, topic: str, payload: str, *, qos: int, retain: bool) -> None:
+        """Record the state of `topic`; it is published if it differs from what was sent."""
+        current = self._latest.get(topic)
+        if current is not None and current.payload == payload:
+            return
+        self._latest[topic] = State(payload, qos, retain)
+        self._dirty.add(topic)
+        self._wake.set()
+
+    def snapshot(self) -> dict[str, str]:
+        """Topic → latest payload, for /api/status."""
+        return {topic: state.payload for topic, state in self._latest.items()}
+
+    def __len__(self) -> int:
+        return len(self._latest)
+
+    async def run(self) -> None:
+        """Publish changes as they come, forever."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            topics, self._dirty = self._dirty, set()
+            await self._publish(
+                [t for t in topics if self._latest[t].payload != self._published.get(t)]
+            )
+
+    async def republish(self) -> None:
+        """Publish every known state again (after a reconnect or Home Assistant's birth)."""
+        self._published.clear()
+        await self._publish(list(self._latest))
+
+    async def _publish(self, topics: list[str]) -> None:
+        for start in range(0, len(topics), _BATCH):
+            batch = topics[start : start + _BATCH]
+            await asyncio.gather(*(self._publish_one(topic) for topic in batch))
+
+    async def _publish_one(self, topic: str) -> None:
+        state = self._latest[topic]
+        if await self._publisher.publish(topic, state.payload, qos=state.qos, retain=state.retain):
+            self._published[topic] = state.payload
+            logger.debug("published %s = %r", topic, state.payload[:200])
