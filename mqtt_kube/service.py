@@ -53,6 +53,8 @@ class Service:
         self._groups: dict[WatchKey, list[Binding]] = {}
         self._started = time.monotonic()
         self._fatal: str | None = None
+        self._stop = asyncio.Event()
+        self.http = HttpServer(config.http, self)
         self._route_commands()
         self._group_watches()
         self.mqtt.add_connect_hook(self.board.republish)
@@ -88,14 +90,17 @@ class Service:
             self._groups.setdefault(key, []).append(binding)
             self.watches[key] = None
 
-    async def run(self) -> None:
-        """Run until cancelled or signalled."""
-        stop = asyncio.Event()
+    def stop(self) -> None:
+        """Ask `run` to shut down in order and return."""
+        self._stop.set()
+
+    async def run(self, *, handle_signals: bool = True) -> None:
+        """Run until `stop()`, SIGTERM or SIGINT."""
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        http = HttpServer(self.config.http, self)
-        await http.start()
+        signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
+        for sig in signals:
+            loop.add_signal_handler(sig, self.stop)
+        await self.http.start()
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = [
@@ -112,15 +117,15 @@ class Service:
                     len(self._groups),
                     len(self.router.topics()),
                 )
-                await stop.wait()
+                await self._stop.wait()
                 logger.info("stopping")
                 await _bounded(self.mqtt.close(), seconds=SHUTDOWN_SECONDS / 2)
                 for task in tasks:
                     task.cancel()
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in signals:
                 loop.remove_signal_handler(sig)
-            await _bounded(http.stop(), seconds=1.0)
+            await _bounded(self.http.stop(), seconds=1.0)
 
     async def _watch(self, key: WatchKey, bindings: list[Binding]) -> None:
         """Resolve the kind (retrying), then run the shared watch for these bindings."""
