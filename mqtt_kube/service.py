@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
 import time
 from collections.abc import Awaitable
 from functools import partial
@@ -24,6 +26,7 @@ from mqtt_kube.config import Config
 from mqtt_kube.errors import KubeError
 from mqtt_kube.http import HttpServer
 from mqtt_kube.kube.client import KubeClient
+from mqtt_kube.kube.leader import LeaderElector, LeadershipLost, lease_name, lease_namespace
 from mqtt_kube.kube.watch import ResourceWatch
 from mqtt_kube.metrics import CommandCounters, Sample, render_metrics
 from mqtt_kube.mqtt import MqttConnection
@@ -38,9 +41,12 @@ WatchKey = tuple[str, str | None, str | None]  # (kind, apiVersion, namespace or
 class Service:
     """One running mqtt-kube instance."""
 
-    def __init__(self, config: Config, *, client: KubeClient) -> None:
+    def __init__(
+        self, config: Config, *, client: KubeClient, leader: LeaderElector | None = None
+    ) -> None:
         self.config = config
         self.client = client
+        self.leader = leader
         self.counters = CommandCounters()
         self.router = CommandRouter(counters=self.counters)
         self.mqtt = MqttConnection(config.mqtt, on_message=self.router.dispatch)
@@ -94,14 +100,16 @@ class Service:
         """Ask `run` to shut down in order and return."""
         self._stop.set()
 
-    async def run(self, *, handle_signals: bool = True) -> None:
-        """Run until `stop()`, SIGTERM or SIGINT."""
+    async def run(self, *, handle_signals: bool = True) -> int:
+        """Run until `stop()`, SIGTERM or SIGINT; the process exit status."""
         loop = asyncio.get_running_loop()
         signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
         for sig in signals:
             loop.add_signal_handler(sig, self.stop)
         await self.http.start()
         try:
+            if self.leader is not None and not await self._lead(self.leader):
+                return 0
             async with asyncio.TaskGroup() as group:
                 tasks = [
                     group.create_task(self.mqtt.run(), name="mqtt"),
@@ -110,6 +118,8 @@ class Service:
                 ]
                 for key, bindings in self._groups.items():
                     tasks.append(group.create_task(self._watch(key, bindings), name=f"watch {key}"))
+                if self.leader is not None:
+                    tasks.append(group.create_task(self._hold(self.leader), name="leadership"))
                 logger.info(
                     "mqtt-kube %s running: %d bindings, %d watches, %d command topics",
                     __version__,
@@ -122,10 +132,31 @@ class Service:
                 await _bounded(self.mqtt.close(), seconds=SHUTDOWN_SECONDS / 2)
                 for task in tasks:
                     task.cancel()
+            if self.leader is not None:
+                await _bounded(self.leader.release(), seconds=1.0)
         finally:
             for sig in signals:
                 loop.remove_signal_handler(sig)
             await _bounded(self.http.stop(), seconds=1.0)
+        return 1 if self._fatal else 0
+
+    async def _lead(self, leader: LeaderElector) -> bool:
+        """Wait for leadership; False when stopped while standing by."""
+        acquire = asyncio.ensure_future(leader.acquire())
+        stopped = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({acquire, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (acquire, stopped):
+            waiter.cancel()
+        return leader.is_leader
+
+    async def _hold(self, leader: LeaderElector) -> None:
+        """Renew leadership; when it is lost, stop acting at once and exit non-zero."""
+        try:
+            await leader.hold()
+        except LeadershipLost as exc:
+            self._fatal = str(exc)
+            logger.error("%s; stopping so that only one replica acts", exc)
+            self.stop()
 
     async def _watch(self, key: WatchKey, bindings: list[Binding]) -> None:
         """Resolve the kind (retrying), then run the shared watch for these bindings."""
@@ -153,6 +184,8 @@ class Service:
         return (self._fatal is None, self._fatal or "ok")
 
     def readiness(self) -> list[str]:
+        if self.leader is not None and not self.leader.is_leader:
+            return ["standing by: another replica holds the leader Lease"]
         reasons = [] if self.mqtt.connected else ["MQTT is not connected"]
         for key, watch in self.watches.items():
             if watch is None:
@@ -210,12 +243,20 @@ async def _bounded(work: Awaitable[None], *, seconds: float) -> None:
         logger.warning("shutdown step took longer than %.1f s; going on", seconds)
 
 
-async def run(config: Config) -> None:
-    """Connect to the Kubernetes API and run the service until SIGTERM/SIGINT."""
+async def run(config: Config, *, leader_elect: bool = False) -> int:
+    """Connect to the Kubernetes API and run until SIGTERM/SIGINT; the exit status."""
     for warning in config.warnings:
         logger.warning("%s", warning)
     client = await KubeClient.connect(config.kubernetes)
+    leader = None
+    if leader_elect:
+        leader = LeaderElector(
+            client,
+            namespace=lease_namespace(),
+            name=lease_name(config.mqtt.client_id),
+            identity=f"{socket.gethostname()}-{os.getpid()}",
+        )
     try:
-        await Service(config, client=client).run()
+        return await Service(config, client=client, leader=leader).run()
     finally:
         await client.close()

@@ -1,0 +1,176 @@
+"""Leader election with a coordination.k8s.io/v1 Lease, so two replicas never both act.
+
+The standby connects to nothing but the Lease: no MQTT session (two sessions with one
+client-id would throw each other off the broker) and no watches. Expiry is judged by the
+standby's own clock — the Lease's resourceVersion not changing for a whole lease duration
+— never by comparing timestamps written by another machine. Writes use the Lease's
+resourceVersion, so two candidates racing for it get one 200 and one 409.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from mqtt_kube.errors import Conflict, KubeError, NotFound
+from mqtt_kube.kinds import BUILTIN_KINDS
+from mqtt_kube.kube.client import JsonObject, KubeClient
+
+logger = logging.getLogger(__name__)
+
+LEASE: Final = BUILTIN_KINDS["Lease"]
+SERVICE_ACCOUNT_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def lease_namespace() -> str:
+    """$POD_NAMESPACE, else the service account's namespace, else `default`."""
+    if os.environ.get("POD_NAMESPACE"):
+        return os.environ["POD_NAMESPACE"]
+    try:
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "default"
+    except OSError:
+        return "default"
+
+
+def lease_name(client_id: str) -> str:
+    """A valid object name for the Lease of the instance with this MQTT client-id."""
+    name = re.sub(r"[^a-z0-9-]+", "-", f"mqtt-kube-{client_id}".lower())
+    return re.sub(r"-+", "-", name)[:63].strip("-")
+
+
+class LeadershipLost(Exception):
+    """The Lease could not be renewed in time, or another holder took it."""
+
+
+@dataclass(frozen=True)
+class LeaseTiming:
+    duration: float = 15.0  # a holder silent this long has lost the Lease
+    renew_every: float = 5.0
+    retry_every: float = 2.0
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class LeaderElector:
+    """Acquire, hold and release one Lease under one identity."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        *,
+        namespace: str,
+        name: str,
+        identity: str,
+        timing: LeaseTiming | None = None,
+    ) -> None:
+        self._client = client
+        self._path = LEASE.object_path(name, namespace)
+        self._collection = LEASE.collection_path(namespace)
+        self._namespace = namespace
+        self._name = name
+        self.identity = identity
+        self.timing = timing or LeaseTiming()
+        self._seen_version: str | None = None
+        self._seen_at = 0.0
+        self._version: str | None = None  # of the Lease we last wrote
+        self.is_leader = False
+
+    async def acquire(self) -> None:
+        """Return once this identity holds the Lease."""
+        logged = False
+        while not await self._try_acquire():
+            if not logged:
+                logger.info("standing by: Lease %s is held by another replica", self._name)
+                logged = True
+            await asyncio.sleep(self.timing.retry_every)
+        self.is_leader = True
+        logger.info("leader: holding Lease %s/%s as %s", self._namespace, self._name, self.identity)
+
+    async def hold(self) -> None:
+        """Renew the Lease until it is lost; raises LeadershipLost then."""
+        last_renewed = time.monotonic()
+        while True:
+            await asyncio.sleep(self.timing.renew_every)
+            try:
+                if await self._try_acquire():
+                    last_renewed = time.monotonic()
+                    continue
+                reason = "another replica holds the Lease"
+            except KubeError as exc:
+                reason = str(exc)
+                if time.monotonic() - last_renewed < self.timing.duration - self.timing.renew_every:
+                    logger.warning("Lease renewal failed, retrying: %s", exc)
+                    continue
+            self.is_leader = False
+            raise LeadershipLost(f"lost Lease {self._namespace}/{self._name}: {reason}")
+
+    async def release(self) -> None:
+        """Give the Lease up at once so a standby takes over without waiting for expiry."""
+        if not self.is_leader or self._version is None:
+            return
+        self.is_leader = False
+        body = self._lease(holder="", transitions=None, acquired=None)
+        body["metadata"]["resourceVersion"] = self._version
+        body["spec"]["leaseDurationSeconds"] = 1
+        try:
+            await self._client.request("PUT", self._path, body=body)
+        except KubeError as exc:
+            logger.warning("could not release Lease %s: %s", self._name, exc)
+
+    async def _try_acquire(self) -> bool:
+        try:
+            current = await self._client.request("GET", self._path)
+        except NotFound:
+            return await self._write("POST", self._lease(holder=self.identity, transitions=0))
+        spec: dict[str, Any] = current.get("spec") or {}
+        version = str(current["metadata"].get("resourceVersion"))
+        holder = spec.get("holderIdentity") or ""
+        if version != self._seen_version:
+            self._seen_version, self._seen_at = version, time.monotonic()
+        duration = float(spec.get("leaseDurationSeconds") or self.timing.duration)
+        expired = time.monotonic() - self._seen_at > duration
+        if holder and holder != self.identity and not expired:
+            return False
+        transitions = int(spec.get("leaseTransitions") or 0) + (holder != self.identity)
+        acquired = spec.get("acquireTime") if holder == self.identity else None
+        body = self._lease(holder=self.identity, transitions=transitions, acquired=acquired)
+        body["metadata"]["resourceVersion"] = version
+        return await self._write("PUT", body)
+
+    async def _write(self, method: str, body: JsonObject) -> bool:
+        path = self._collection if method == "POST" else self._path
+        try:
+            written = await self._client.request(method, path, body=body)
+        except Conflict:
+            return False
+        self._version = str(written["metadata"].get("resourceVersion"))
+        self._seen_version, self._seen_at = self._version, time.monotonic()
+        return True
+
+    def _lease(
+        self, *, holder: str, transitions: int | None, acquired: str | None = None
+    ) -> JsonObject:
+        now = _now()
+        spec: dict[str, Any] = {
+            "holderIdentity": holder,
+            "leaseDurationSeconds": int(self.timing.duration),
+            "renewTime": now,
+            "acquireTime": acquired or now,
+        }
+        if transitions is not None:
+            spec["leaseTransitions"] = transitions
+        return {
+            "apiVersion": LEASE.api_version,
+            "kind": "Lease",
+            "metadata": {"name": self._name, "namespace": self._namespace},
+            "spec": spec,
+        }
