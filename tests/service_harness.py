@@ -1,0 +1,68 @@
+"""Run the whole service in-process against the test broker and the fake API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from mqtt_kube.config import Config
+from mqtt_kube.kube.client import KubeClient
+from mqtt_kube.schema import load_config
+from mqtt_kube.service import Service
+from mqtt_kube.testing.fakekube import FakeKube
+from mqtt_kube.testing.mosquitto import Mosquitto
+from tests.waiting import until
+
+SEED = Path(__file__).resolve().parents[2] / "shared" / "seed"
+
+
+def write_config(
+    folder: Path, body: str, *, broker: Mosquitto, fake: FakeKube, prefix: str, client_id: str
+) -> Path:
+    """A config file: the given `bindings:` (and more) under our broker, API and prefix."""
+    kubeconfig = fake.write_kubeconfig(folder / "kubeconfig")
+    head = (
+        f"mqtt:\n  host: {broker.host}\n  port: {broker.port}\n  client-id: {client_id}\n"
+        f"  topic-prefix: {prefix}\n  keepalive: 5\n"
+        f"http:\n  bind: 127.0.0.1\n  port: 0\n"
+        f"kubernetes:\n  kubeconfig: {kubeconfig}\n"
+    )
+    path = folder / "config.yaml"
+    path.write_text(head + body)
+    return path
+
+
+def seed_config(folder: Path, *, broker: Mosquitto, fake: FakeKube, prefix: str) -> Path:
+    """The original service's example config, unchanged but for where the broker and HTTP are."""
+    text = (SEED / "config-basic.yaml").read_text()
+    text = text.replace("host: broker.emqx.io", f"host: {broker.host}")
+    text = text.replace("port: 1883", f"port: {broker.port}")
+    text = text.replace("topic-prefix: sourcesimian/mqtt-kube/demo", f"topic-prefix: {prefix}")
+    text = text.replace("host: 0.0.0.0\n  port: 8080", "host: 127.0.0.1\n  port: 0")
+    text += f"\nkubernetes:\n  kubeconfig: {fake.write_kubeconfig(folder / 'kubeconfig')}\n"
+    (folder / "job-example.yaml").write_text((SEED / "job-example.yaml").read_text())
+    path = folder / "config-basic.yaml"
+    path.write_text(text)
+    return path
+
+
+@contextlib.asynccontextmanager
+async def running_service(config: Config | Path) -> AsyncIterator[Service]:
+    """The service, started and ready; stopped (and checked to exit 0) afterwards."""
+    if isinstance(config, Path):
+        config = load_config(config)
+    client = await KubeClient.connect(config.kubernetes)
+    service = Service(config, client=client)
+    task = asyncio.create_task(service.run(handle_signals=False), name="service under test")
+    try:
+        await until(lambda: task.done() or not service.readiness(), seconds=10)
+        if task.done():
+            task.result()
+        yield service
+    finally:
+        service.stop()
+        status = await asyncio.wait_for(task, 10)
+        await client.close()
+    assert status == 0
