@@ -1,0 +1,401 @@
+"""The one long-lived MQTT connection: reconnects, availability, subscriptions, delivery.
+
+aiomqtt gives a client that connects once; reconnecting is the caller's loop, and this module
+is that loop (the only one). Each connection announces `online` (retained) on the
+availability topic, with `offline` as its Last Will, subscribes to every topic asked for
+so far, runs the after-connect hooks (republish state, discovery), and hands each incoming
+message to one synchronous handler. Publishing never raises on a dropped link: it answers
+False and the hooks republish after the next connect.
+
+It deliberately knows nothing about bindings or routing: the handler decides what a
+message means, and it must not block (it runs in the receive loop, so nothing queues here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final
+
+import aiomqtt
+from aiomqtt.exceptions import MqttCodeError, MqttConnectError
+from paho.mqtt.reasoncodes import ReasonCode
+
+from mqtt_kube.backoff import Backoff
+from mqtt_kube.config import MqttSettings, TlsSettings
+
+logger = logging.getLogger(__name__)
+
+ONLINE: Final = "online"
+OFFLINE: Final = "offline"
+OFFLINE_TIMEOUT: Final = 2.0  # seconds to get `offline` acknowledged on close()
+STABLE_SECONDS: Final = 10.0  # a connection that lasted this long resets the backoff
+SUBSCRIBE_BATCH: Final = 100  # topics per SUBSCRIBE packet
+# aiomqtt logs a warning above 10 pending calls; the state board keeps hundreds in flight.
+PENDING_CALLS_THRESHOLD: Final = 5000
+# CONNACK codes that mean "these credentials": MQTT 3.1.1 (4, 5) and their MQTT 5 forms.
+_AUTH_REFUSED: Final = frozenset({4, 5, 134, 135})
+_UNSPECIFIED: Final = 128
+
+
+@dataclass(frozen=True)
+class Message:
+    """An incoming MQTT message, detached from the client library."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+    qos: int
+
+
+MessageHandler = Callable[[Message], None]
+ConnectHook = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class MqttStats:
+    """Counters for /metrics."""
+
+    messages_in: int = 0
+    messages_out: int = 0
+    reconnects: int = 0
+    dropped_oversize: int = 0
+
+
+class MqttConnection:
+    """One broker session kept alive forever by `run()`; `close()` ends it cleanly."""
+
+    def __init__(self, settings: MqttSettings, *, on_message: MessageHandler) -> None:
+        self.settings = settings
+        self.stats = MqttStats()
+        self._on_message = on_message
+        self._subscriptions: dict[str, int] = {}
+        self._hooks: list[ConnectHook] = []
+        self._client: aiomqtt.Client | None = None  # set while connected
+        self._up = asyncio.Event()
+        self._new_topics = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._running = False
+        self._connections = 0
+        self._warned_insecure = False
+        # Publishes waiting for their acknowledgement; cut short when the link drops.
+        self._in_flight: set[asyncio.Timeout] = set()
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    @property
+    def connected(self) -> bool:
+        """True from `online` and the subscriptions until the link drops or closes."""
+        return self._up.is_set()
+
+    async def wait_connected(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109 - the agreed API
+        """Wait until connected; False if `timeout` seconds pass first."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._up.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def add_subscription(self, topic: str, qos: int = 1) -> None:
+        """Subscribe to `topic` now if connected, and again after every reconnect."""
+        aiomqtt.Wildcard(topic)  # raises ValueError("Invalid wildcard: ...") for a bad filter
+        if qos not in (0, 1, 2):
+            raise ValueError(f"QoS for {topic!r} must be 0, 1 or 2, not {qos!r}")
+        self._subscriptions[topic] = qos
+        self._new_topics.set()
+
+    def add_connect_hook(self, hook: ConnectHook) -> None:
+        """Await `hook()` after every connect, once the subscriptions are in place."""
+        self._hooks.append(hook)
+
+    async def publish(
+        self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
+    ) -> bool:
+        """Publish and wait for the broker (QoS 1+); False when not connected or cut off."""
+        client = self._client
+        if client is None or not self._up.is_set():
+            logger.debug("not connected to MQTT; %s not published", topic)
+            return False
+        try:
+            async with asyncio.timeout(None) as guard:
+                self._in_flight.add(guard)
+                try:
+                    await client.publish(topic, payload, qos=qos, retain=retain)
+                finally:
+                    self._in_flight.discard(guard)
+        except TimeoutError:
+            logger.debug("MQTT connection lost; %s not published", topic)
+            return False
+        except aiomqtt.MqttError as exc:
+            logger.debug("%s not published: %s", topic, exc)
+            return False
+        self.stats.messages_out += 1
+        return True
+
+    async def close(self) -> None:
+        """Publish `offline`, disconnect cleanly and let `run()` return."""
+        self._closing.set()
+        if self._running:
+            await self._stopped.wait()
+
+    async def run(self) -> None:
+        """Connect, and reconnect with backoff after every failure, until `close()`."""
+        if self._running:
+            raise RuntimeError("MqttConnection.run() is already running")
+        self._running = True
+        self._stopped.clear()
+        backoff = Backoff()
+        try:
+            while not self._closing.is_set():
+                started = time.monotonic()
+                connections = self._connections
+                failure: BaseException | None = None
+                try:
+                    await self._serve(self._make_client())
+                except* aiomqtt.MqttError as group:
+                    failure = group.exceptions[0]
+                if failure is None:
+                    continue
+                if self._closing.is_set():
+                    break
+                lost = self._connections > connections
+                if lost and time.monotonic() - started >= STABLE_SECONDS:
+                    backoff.reset()
+                delay = backoff.next_delay()
+                if lost:
+                    logger.warning(
+                        "MQTT connection to %s lost: %s; reconnecting in %.1f s",
+                        self.endpoint,
+                        _reason(failure),
+                        delay,
+                    )
+                else:
+                    logger.warning(
+                        "MQTT broker %s: cannot connect: %s; retrying in %.1f s",
+                        self.endpoint,
+                        _reason(failure),
+                        delay,
+                    )
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._closing.wait()
+        finally:
+            self._running = False
+            self._stopped.set()
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        """One connection: from CONNACK until the link drops or `close()` is called."""
+        async with client:
+            self._connections += 1
+            if self._connections > 1:
+                self.stats.reconnects += 1
+            link_lost = False
+            try:
+                if self._closing.is_set():
+                    return
+                await client.publish(self.settings.availability_topic, ONLINE, qos=1, retain=True)
+                subscribed: dict[str, int] = {}
+                self._new_topics.clear()
+                await self._subscribe(client, subscribed)
+                self._client = client
+                self._up.set()
+                logger.info(
+                    "%s MQTT broker %s as %s",
+                    "reconnected to" if self._connections > 1 else "connected to",
+                    self.endpoint,
+                    self.settings.client_id,
+                )
+                async with asyncio.TaskGroup() as group:
+                    tasks = [
+                        group.create_task(self._receive(client), name="mqtt receive"),
+                        group.create_task(
+                            self._keep_subscribed(client, subscribed), name="mqtt subscribe"
+                        ),
+                        group.create_task(self._run_hooks(), name="mqtt connect hooks"),
+                    ]
+                    await self._closing.wait()
+                    for task in tasks:
+                        task.cancel()
+            except* aiomqtt.MqttError:
+                link_lost = True
+                raise
+            finally:
+                # On close() and on cancellation alike, say `offline` before the clean
+                # DISCONNECT: a clean disconnect makes the broker discard the Last Will.
+                self._up.clear()
+                if not link_lost:
+                    await self._say_offline(client)
+                self._drop_link()
+        logger.info("disconnected from MQTT broker %s", self.endpoint)
+
+    async def _say_offline(self, client: aiomqtt.Client) -> None:
+        try:
+            await client.publish(
+                self.settings.availability_topic,
+                OFFLINE,
+                qos=1,
+                retain=True,
+                timeout=OFFLINE_TIMEOUT,
+            )
+        except aiomqtt.MqttError as exc:
+            logger.debug("could not publish %s: %s", OFFLINE, exc)
+
+    def _drop_link(self) -> None:
+        """Forget the client, and make publishes still waiting on it answer False now."""
+        self._up.clear()
+        self._client = None
+        now = asyncio.get_running_loop().time()
+        for guard in self._in_flight:
+            guard.reschedule(now)
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        try:
+            async for raw in client.messages:
+                self._deliver(raw)
+        except aiomqtt.MqttError as exc:
+            # aiomqtt says "Disconnected during message iteration"; the cause says why,
+            # except that paho calls a closed socket "[code:128] Unspecified error".
+            cause = exc.__cause__ or exc
+            reason = str(cause)
+            if isinstance(cause, MqttCodeError) and _code(cause.rc) == _UNSPECIFIED:
+                reason = "the connection was closed by the broker or the network"
+            raise aiomqtt.MqttError(reason) from exc
+
+    def _deliver(self, raw: aiomqtt.Message) -> None:
+        self.stats.messages_in += 1
+        topic = raw.topic.value
+        payload = raw.payload
+        assert isinstance(payload, bytes | bytearray)  # paho always hands over bytes
+        if len(payload) > self.settings.max_payload:
+            self.stats.dropped_oversize += 1
+            logger.warning(
+                "message on %s dropped: %d bytes is more than the %d allowed",
+                topic,
+                len(payload),
+                self.settings.max_payload,
+            )
+            return
+        message = Message(topic=topic, payload=bytes(payload), retain=raw.retain, qos=raw.qos)
+        try:
+            self._on_message(message)
+        except Exception:
+            logger.exception("handling the message on %s failed", topic)
+
+    async def _keep_subscribed(self, client: aiomqtt.Client, subscribed: dict[str, int]) -> None:
+        """Subscribe to topics added while connected."""
+        while True:
+            await self._new_topics.wait()
+            self._new_topics.clear()
+            await self._subscribe(client, subscribed)
+
+    async def _subscribe(self, client: aiomqtt.Client, subscribed: dict[str, int]) -> None:
+        """Subscribe to every wanted topic not yet in `subscribed` on this connection."""
+        wanted = [(t, q) for t, q in self._subscriptions.items() if subscribed.get(t) != q]
+        for start in range(0, len(wanted), SUBSCRIBE_BATCH):
+            batch = wanted[start : start + SUBSCRIBE_BATCH]
+            codes: list[int | ReasonCode] = list(await client.subscribe(batch))
+            for (topic, qos), code in zip(batch, codes, strict=True):
+                if _refused(code):
+                    logger.warning("MQTT broker refused the subscription to %s: %s", topic, code)
+                subscribed[topic] = qos
+
+    async def _run_hooks(self) -> None:
+        for hook in list(self._hooks):
+            try:
+                await hook()
+            except Exception:
+                logger.exception("after-connect hook %s failed", _name(hook))
+
+    def _make_client(self) -> aiomqtt.Client:
+        settings = self.settings
+        # A fresh client per attempt: aiomqtt 2.5 keeps its "connected" future after an
+        # unexpected disconnect, so re-entering the same client would not wait for CONNACK.
+        client = aiomqtt.Client(
+            settings.host,
+            settings.port,
+            identifier=settings.client_id,
+            username=settings.username,
+            password=settings.password,
+            keepalive=settings.keepalive,
+            clean_session=True,
+            will=aiomqtt.Will(settings.availability_topic, OFFLINE, qos=1, retain=True),
+            tls_context=self._tls_context(settings.tls) if settings.tls else None,
+        )
+        client.pending_calls_threshold = PENDING_CALLS_THRESHOLD
+        return client
+
+    def _tls_context(self, tls: TlsSettings) -> ssl.SSLContext:
+        """Built for every attempt, so renewed certificate files are picked up."""
+        try:
+            context = ssl.create_default_context(cafile=tls.cafile)
+            context.sslsocket_class = _HandshakeClosingSocket
+            if tls.certfile:
+                context.load_cert_chain(tls.certfile, tls.keyfile, password=tls.keyfile_password)
+        except OSError as exc:  # ssl.SSLError included; its text never holds the password
+            files = ", ".join(
+                f"{name}={path}"
+                for name, path in (
+                    ("cafile", tls.cafile),
+                    ("certfile", tls.certfile),
+                    ("keyfile", tls.keyfile),
+                )
+                if path
+            )
+            raise aiomqtt.MqttError(f"cannot load TLS files ({files}): {exc}") from exc
+        if tls.protocols:
+            context.set_alpn_protocols(list(tls.protocols))
+        if tls.insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            if not self._warned_insecure:
+                self._warned_insecure = True
+                logger.warning(
+                    "TLS to MQTT broker %s is not verified (mqtt.tls.insecure: true): "
+                    "anyone on the path can read and change the traffic",
+                    self.endpoint,
+                )
+        return context
+
+
+class _HandshakeClosingSocket(ssl.SSLSocket):
+    """Closes itself when the TLS handshake fails.
+
+    paho 2.2 (`_ssl_wrap_socket`) leaves the socket open when `do_handshake()` raises (for
+    instance on a certificate the CA does not vouch for), leaking one descriptor per
+    attempt while the reconnect loop retries.
+    """
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise
+
+
+def _reason(error: BaseException) -> str:
+    """The text of a connection failure, with a hint when the credentials were refused."""
+    if isinstance(error, MqttConnectError) and _code(error.rc) in _AUTH_REFUSED:
+        return f"{error} (check mqtt.auth: username and password)"
+    return str(error) or type(error).__name__
+
+
+def _code(rc: int | ReasonCode | None) -> int | None:
+    return rc.value if isinstance(rc, ReasonCode) else rc
+
+
+def _refused(code: int | ReasonCode) -> bool:
+    return code.is_failure if isinstance(code, ReasonCode) else code >= 0x80
+
+
+def _name(hook: ConnectHook) -> str:
+    return getattr(hook, "__qualname__", None) or repr(hook)
