@@ -365,6 +365,31 @@ class MqttConnection:
                 )
         return context
 
+    # -- short-lived subscriptions (Home Assistant discovery's scan of retained configs) --
+
+    async def subscribe_once(self, topic: str, qos: int = 1) -> bool:
+        """Subscribe on this connection only, once the broker acknowledges; not after a
+        reconnect. False when not connected. The broker's retained messages follow."""
+        client = self._client
+        if client is None or not self._up.is_set():
+            return False
+        try:
+            await client.subscribe(topic, qos=qos)
+        except aiomqtt.MqttError as exc:
+            logger.debug("subscription to %s failed: %s", topic, exc)
+            return False
+        return True
+
+    async def unsubscribe(self, topic: str) -> None:
+        """End a `subscribe_once` subscription; nothing to do when the link is down."""
+        client = self._client
+        if client is None or not self._up.is_set():
+            return
+        try:
+            await client.unsubscribe(topic)
+        except aiomqtt.MqttError as exc:
+            logger.debug("unsubscribing from %s failed: %s", topic, exc)
+
 
 class _HandshakeClosingSocket(ssl.SSLSocket):
     """Closes itself when the TLS handshake fails.
