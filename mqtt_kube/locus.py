@@ -1,0 +1,142 @@
+"""A JSONPath into a Kubernetes object: read the value there, or build a patch that sets it.
+
+Watches evaluate their locus on every change of every object, so a path that is a plain
+chain of names and indices (almost all of them: `status.availableReplicas`,
+`spec.template.spec.containers[0].image`) is walked directly on the dict; anything richer
+(filters, wildcards, slices) goes through jsonpath-ng's extended parser. Writing is only
+offered for plain paths, as a single-field patch: never a read-modify-write of the object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonpath_ng.exceptions import JSONPathError
+from jsonpath_ng.ext.parser import parse as parse_jsonpath
+from jsonpath_ng.jsonpath import Child, Fields, Index, JSONPath, Root
+
+__all__ = ["FieldPath", "Locus"]
+
+FieldPath = tuple[str | int, ...]
+
+_REPLICAS: FieldPath = ("spec", "replicas")
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Locus:
+    """A parsed JSONPath; build one with `Locus.parse`."""
+
+    expression: str  # as written in the configuration
+    field_path: FieldPath | None  # the chain of keys/indices of a plain path, else None
+    _compiled: JSONPath = field(compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, text: str) -> Locus:
+        """Parse `text`, with or without a leading `$.`; ValueError on bad syntax."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"a JSONPath must be a non-empty string, not {text!r}")
+        try:
+            compiled = parse_jsonpath(text)
+        except (JSONPathError, ValueError, TypeError) as exc:
+            raise ValueError(f"invalid JSONPath {text!r}: {exc}") from exc
+        return cls(expression=text, field_path=_plain_chain(compiled), _compiled=compiled)
+
+    @property
+    def is_replicas(self) -> bool:
+        """True for `spec.replicas`, which the /scale subresource sets."""
+        return self.field_path == _REPLICAS
+
+    def read(self, obj: Mapping[str, Any]) -> object:
+        """The value at this path: None when nothing matches, a list when several do."""
+        if self.field_path is not None:
+            return _walk(obj, self.field_path)
+        values = [datum.value for datum in self._compiled.find(obj)]
+        if not values:
+            return None
+        return values[0] if len(values) == 1 else values
+
+    def find_first(self, obj: object) -> object:
+        """The first value this path matches in `obj` (any JSON value), None when none does."""
+        if self.field_path is not None:
+            return _walk(obj, self.field_path)
+        found = self._compiled.find(obj)
+        return found[0].value if found else None
+
+    def merge_patch(self, value: object) -> dict[str, Any]:
+        """A JSON merge patch (RFC 7386) that sets only this field to `value`."""
+        path = self._writable("a merge patch")
+        if any(isinstance(step, int) for step in path):
+            raise ValueError(
+                f"{self.expression!r} crosses a list index; a merge patch would replace the "
+                "whole list (use a JSON patch)"
+            )
+        body: object = value
+        for step in reversed(path):
+            body = {step: body}
+        assert isinstance(body, dict)
+        return body
+
+    def json_patch(self, value: object) -> list[dict[str, Any]]:
+        """A JSON patch (RFC 6902) with one `replace` of this field by `value`."""
+        path = self._writable("a JSON patch")
+        pointer = "".join(f"/{_escape_pointer(step)}" for step in path)
+        return [{"op": "replace", "path": pointer, "value": value}]
+
+    def _writable(self, what: str) -> FieldPath:
+        if self.field_path is None:
+            raise ValueError(
+                f"{self.expression!r} is not a plain chain of fields and indices; "
+                f"{what} cannot set it"
+            )
+        if not self.field_path:
+            raise ValueError(f"{self.expression!r} names the whole object; {what} needs a field")
+        return self.field_path
+
+
+def _plain_chain(node: JSONPath) -> FieldPath | None:
+    """The steps of a path made only of single names and non-negative single indices."""
+    steps: list[str | int] = []
+    while isinstance(node, Child):
+        step = _plain_step(node.right)
+        if step is None:
+            return None
+        steps.append(step)
+        node = node.left
+    if not isinstance(node, Root):
+        step = _plain_step(node)
+        if step is None:
+            return None
+        steps.append(step)
+    steps.reverse()
+    return tuple(steps)
+
+
+def _plain_step(node: JSONPath) -> str | int | None:
+    if isinstance(node, Fields) and len(node.fields) == 1:
+        return node.fields[0]
+    if isinstance(node, Index) and len(node.indices) == 1 and node.indices[0] >= 0:
+        return node.indices[0]
+    return None
+
+
+def _walk(obj: object, path: FieldPath) -> object:
+    current = obj
+    for step in path:
+        if isinstance(step, str):
+            if not isinstance(current, Mapping):
+                return None
+            current = current.get(step, _MISSING)
+            if current is _MISSING:
+                return None
+        else:
+            if not isinstance(current, list | tuple) or step >= len(current):
+                return None
+            current = current[step]
+    return current
+
+
+def _escape_pointer(step: str | int) -> str:
+    return str(step).replace("~", "~0").replace("/", "~1")
