@@ -1,0 +1,243 @@
+"""Read a configuration file into plain data that still knows its line numbers.
+
+The schema reports problems by path (`bindings[2].watch[0].locus`); a user fixes them by
+line. So every mapping and sequence comes back as a `LineDict`/`LineList` that remembers
+the line of each key and item, and `line_of()` turns a path back into a line.
+
+The loader is PyYAML's safe loader with three changes the original service relied on or
+that secrets need: `on off yes no` stay strings (`ON:` is the key "ON"), and the tags
+`!relpath`, `!env` and `!file`. Nothing here raises for a mistake in the file: every
+problem is collected as a `ConfigProblem`, so the user sees all of them at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Hashable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mqtt_kube.errors import ConfigProblem
+
+BOOL_TAG = "tag:yaml.org,2002:bool"
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+PathPart = Hashable  # a mapping key (usually str) or a list index
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+class LineDict(dict[Any, Any]):
+    """A mapping from the file: `line` is where it starts, `lines[key]` where each key is."""
+
+    line: int | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lines: dict[Any, int] = {}
+        # (key or None for the mapping itself, message, line) for keys that could not be kept
+        self.key_problems: list[tuple[Any, str, int]] = []
+
+
+class LineList(list[Any]):
+    """A sequence from the file: `line` is where it starts, `lines[i]` where item i is."""
+
+    line: int | None = None
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.lines: list[int] = []
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Stands where a tag could not produce a value; replaced by None after loading."""
+
+    message: str
+    line: int
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """The safe loader, without YAML 1.1's yes/no/on/off booleans, plus our three tags."""
+
+    base_dir: Path = Path()
+
+    def __init__(self, stream: str, *, base_dir: Path) -> None:
+        super().__init__(stream)
+        self.base_dir = base_dir
+
+    def construct_line_map(self, node: yaml.MappingNode) -> Iterator[LineDict]:
+        data = LineDict()
+        data.line = _line(node)
+        yield data
+        own_keys = {id(key) for key, _ in node.value if key.tag != MERGE_TAG}
+        self.flatten_mapping(node)
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, Failed) or not isinstance(key, Hashable):
+                message = key.message if isinstance(key, Failed) else "a key must be a scalar"
+                data.key_problems.append((None, message, _line(key_node)))
+                continue
+            if id(key_node) in own_keys:
+                if key in seen:
+                    data.key_problems.append((key, "this key is given twice", _line(key_node)))
+                seen.add(key)
+            data[key] = self.construct_object(value_node)
+            data.lines[key] = _line(key_node)
+
+    def construct_line_list(self, node: yaml.SequenceNode) -> Iterator[LineList]:
+        data = LineList()
+        data.line = _line(node)
+        yield data
+        for item in node.value:
+            data.append(self.construct_object(item))
+            data.lines.append(_line(item))
+
+    def construct_relpath(self, node: yaml.Node) -> object:
+        text = self._tag_text(node)
+        if isinstance(text, Failed):
+            return text
+        return os.path.normpath(self.base_dir / os.path.expanduser(text))
+
+    def construct_env(self, node: yaml.Node) -> object:
+        name = self._tag_text(node)
+        if isinstance(name, Failed):
+            return name
+        value = os.environ.get(name)
+        if value is None:
+            return Failed(f"environment variable {name} is not set", _line(node))
+        return value
+
+    def construct_file(self, node: yaml.Node) -> object:
+        text = self._tag_text(node)
+        if isinstance(text, Failed):
+            return text
+        path = self.base_dir / os.path.expanduser(text)
+        try:
+            return path.read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            return Failed(f"cannot read {path}: {reason}", _line(node))
+
+    def construct_unknown(self, node: yaml.Node) -> object:
+        return Failed(
+            f"unknown tag {node.tag}: the tags mqtt-kube knows are !relpath, !env and !file",
+            _line(node),
+        )
+
+    def _tag_text(self, node: yaml.Node) -> str | Failed:
+        value = node.value if isinstance(node, yaml.ScalarNode) else None
+        if not value:
+            return Failed(f"{node.tag} needs a name or path after it", _line(node))
+        return str(value)
+
+
+ConfigLoader.yaml_implicit_resolvers = {
+    first: [resolver for resolver in resolvers if resolver[0] != BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+ConfigLoader.add_implicit_resolver(
+    BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+ConfigLoader.add_constructor("tag:yaml.org,2002:map", ConfigLoader.construct_line_map)
+ConfigLoader.add_constructor("tag:yaml.org,2002:seq", ConfigLoader.construct_line_list)
+ConfigLoader.add_constructor("!relpath", ConfigLoader.construct_relpath)
+ConfigLoader.add_constructor("!env", ConfigLoader.construct_env)
+ConfigLoader.add_constructor("!file", ConfigLoader.construct_file)
+ConfigLoader.add_constructor(None, ConfigLoader.construct_unknown)
+
+
+def load_yaml(path: Path) -> tuple[object, list[ConfigProblem]]:
+    """The file's data (LineDict/LineList inside) and every problem met while reading it.
+
+    Values that a tag could not produce are None in the data; their problem is in the list.
+    """
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return None, [ConfigProblem("", f"cannot read the file: {reason}", source=source)]
+    loader = ConfigLoader(text, base_dir=Path(os.path.abspath(path)).parent)
+    try:
+        data = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        message = " ".join(part for part in (exc.context, exc.problem) if part)
+        return None, [ConfigProblem("", f"YAML: {message}", line=line, source=source)]
+    except yaml.YAMLError as exc:
+        return None, [ConfigProblem("", f"YAML: {exc}", source=source)]
+    finally:
+        loader.dispose()
+    problems = [
+        ConfigProblem(format_path(where), message, line=line, source=source)
+        for where, message, line in _settle(data, ())
+    ]
+    return data, problems
+
+
+def _settle(data: object, where: tuple[PathPart, ...]) -> Iterator[tuple[Any, str, int | None]]:
+    """Replace failed tag values by None, and yield their problems and duplicate keys."""
+    if isinstance(data, LineDict):
+        for key, message, line in data.key_problems:
+            yield (where if key is None else (*where, key)), message, line
+        for key, value in list(data.items()):
+            if isinstance(value, Failed):
+                data[key] = None
+                yield (*where, key), value.message, value.line
+            else:
+                yield from _settle(value, (*where, key))
+    elif isinstance(data, LineList):
+        for index, value in enumerate(data):
+            if isinstance(value, Failed):
+                data[index] = None
+                yield (*where, index), value.message, value.line
+            else:
+                yield from _settle(value, (*where, index))
+
+
+def format_path(where: Sequence[PathPart]) -> str:
+    """`("bindings", 2, "watch", 0, "locus")` → `bindings[2].watch[0].locus`."""
+    text = ""
+    for part in where:
+        if isinstance(part, int) and not isinstance(part, bool):
+            text += f"[{part}]"
+        elif isinstance(part, str) and _PLAIN_KEY.fullmatch(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{part!r}]"
+    return text
+
+
+def line_of(data: object, where: Sequence[PathPart]) -> int | None:
+    """The line of the deepest part of `where` that exists in `data` (a key's own line)."""
+    line = getattr(data, "line", None)
+    node = data
+    for part in where:
+        if isinstance(node, LineDict) and part in node:
+            line = node.lines.get(part, line)
+            node = node[part]
+        elif isinstance(node, LineList) and isinstance(part, int) and 0 <= part < len(node):
+            line = node.lines[part]
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def plain(data: object) -> Any:
+    """A deep copy with ordinary dicts and lists, for templates and `raw`."""
+    if isinstance(data, dict):
+        return {key: plain(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [plain(item) for item in data]
+    return data
