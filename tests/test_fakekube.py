@@ -292,21 +292,22 @@ async def test_the_server_ends_a_watch_after_timeout_seconds(
     assert quiet_kube.open_watches == 0
 
 
-async def test_a_version_older_than_compaction_gets_one_410_error_event(
+async def test_after_compaction_every_earlier_version_gets_one_410_error_event(
     quiet_kube: FakeKube, apps: k8s_client.AppsV1Api
 ) -> None:
-    old = quiet_kube.put(deployment("jellyfin"))["metadata"]["resourceVersion"]
-    quiet_kube.patch("apps/v1", "Deployment", NS, "jellyfin", {"spec": {"replicas": 2}})
+    quiet_kube.put(deployment("jellyfin"))
+    patched = quiet_kube.patch("apps/v1", "Deployment", NS, "jellyfin", {"spec": {"replicas": 2}})
     quiet_kube.compact()
-    events = [event async for event in raw_watch(apps, resource_version=old)]
+    latest = patched["metadata"]["resourceVersion"]
+    events = [event async for event in raw_watch(apps, resource_version=latest)]
     assert len(events) == 1
     assert events[0]["type"] == "ERROR"
     assert events[0]["object"]["code"] == 410
     assert events[0]["object"]["reason"] == "Expired"
     assert events[0]["object"]["kind"] == "Status"
 
-    current = quiet_kube.resource_version  # resuming from the compaction point is fine
-    still = raw_watch(apps, resource_version=current, timeout_seconds=5)
+    listed = await apps.list_namespaced_deployment(NS)  # a new list gives a version to watch from
+    still = raw_watch(apps, resource_version=listed.metadata.resource_version, timeout_seconds=5)
     quiet_kube.patch("apps/v1", "Deployment", NS, "jellyfin", {"spec": {"replicas": 3}})
     assert kinds_and_replicas(await take(still, 1)) == [("MODIFIED", 3)]
     await still.aclose()
@@ -1039,3 +1040,13 @@ def test_the_command_names_the_file_and_document_of_a_bad_object(
     path.write_text("apiVersion: v1\nkind: ConfigMap\n---\njust: text\n")
     assert main(["--objects", str(path), "--port", "0"]) == 2
     assert f"{path}: document 2: not a Kubernetes object" in capsys.readouterr().err
+
+
+def test_the_command_names_the_file_and_object_the_server_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "objects.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Not_A_Name}\n")
+    assert main(["--objects", str(path), "--port", "0"]) == 2
+    error = capsys.readouterr().err
+    assert f'{path}: object 1: ConfigMap "Not_A_Name" is invalid: metadata.name' in error

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -319,17 +320,24 @@ def load_objects(path: Path) -> list[JsonObject]:
 
 
 async def serve(*, port: int, objects: list[JsonObject], kubeconfig: Path | None) -> None:
-    """Run the fake API server until cancelled (Ctrl-C)."""
+    """Run the fake API server until SIGINT (Ctrl-C) or SIGTERM."""
     fake = FakeKube()
-    for obj in objects:
-        fake.put(obj)
+    for index, obj in enumerate(objects):
+        try:
+            fake.put(obj)
+        except StatusError as exc:
+            raise ValueError(f"object {index + 1}: {exc}") from exc
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
     await fake.start(port=port)
     try:
         if kubeconfig is not None:
             fake.write_kubeconfig(kubeconfig)
             print(f"kubeconfig written to {kubeconfig}", flush=True)
         print(f"fake Kubernetes API server on {fake.url} (Ctrl-C stops it)", flush=True)
-        await asyncio.Event().wait()
+        await stopping.wait()
     finally:
         await fake.stop()
 
@@ -351,11 +359,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         asyncio.run(serve(port=args.port, objects=objects, kubeconfig=args.kubeconfig))
-    except StatusError as exc:
+    except ValueError as exc:
         print(f"error: {args.objects}: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

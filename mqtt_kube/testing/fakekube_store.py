@@ -150,7 +150,7 @@ class Store:
         self._objects: dict[ResourceKey, dict[str, dict[str, JsonObject]]] = {}
         self._watchers: dict[ResourceKey, set[Watcher]] = {}
         self._history: deque[Event] = deque()
-        self._forgotten = 0  # events up to this resourceVersion are no longer in the history
+        self._resumable_from = 0  # the oldest resourceVersion a watch may resume from
         self._version = 0
         for resource in builtin_resources():
             self.add(resource)
@@ -353,7 +353,7 @@ class Store:
             bucket[name] = obj
         event = Event(self._version, resource, event_type, namespace, obj, prev)
         if len(self._history) >= self.history_limit:
-            self._forgotten = self._history.popleft().resource_version
+            self._resumable_from = self._history.popleft().resource_version
         self._history.append(event)
         for watcher in self._watchers.get(resource.key, ()):
             watcher.offer(event)
@@ -362,9 +362,14 @@ class Store:
         return obj
 
     def compact(self) -> None:
-        """Forget the history: watches resuming from any older version get 410 Expired."""
+        """Forget the history: resuming from any version seen so far gets 410 Expired.
+
+        The resourceVersion moves on (without an event), so that a list made after the
+        compaction gives a version a watch can start from, as on a real cluster.
+        """
         self._history.clear()
-        self._forgotten = self._version
+        self._version += 1
+        self._resumable_from = self._version
 
     # Watches
 
@@ -374,8 +379,8 @@ class Store:
         `since` None: a synthetic ADDED per existing object; else every event after it,
         or 410 Expired when that version is older than the history kept.
         """
-        if since is not None and since < self._forgotten:
-            raise StatusError.expired(f"too old resource version: {since} ({self._forgotten + 1})")
+        if since is not None and since < self._resumable_from:
+            raise StatusError.expired(f"too old resource version: {since} ({self._resumable_from})")
         if since is None:
             for obj in self.items(
                 watcher.resource, watcher.namespace, labels=watcher.labels, fields=watcher.fields
