@@ -84,15 +84,15 @@ class HttpServer:
     def __init__(self, settings: HttpSettings, service: Observable) -> None:
         self._settings = settings
         self._app = build_app(service, max_connections=settings.max_connections)
-        self._runner = web.AppRunner(self._app, handle_signals=False, access_log=None)
+        self._runner = web.AppRunner(
+            self._app, handle_signals=False, access_log=None, shutdown_timeout=1.0
+        )
         self._app[_RUNNER] = self._runner
         self.port = settings.port
 
     async def start(self) -> None:
         await self._runner.setup()
-        site = web.TCPSite(
-            self._runner, self._settings.bind, self._settings.port, shutdown_timeout=1.0
-        )
+        site = web.TCPSite(self._runner, self._settings.bind, self._settings.port)
         await site.start()
         if self._runner.addresses:  # the port actually bound, when 0 was asked for
             self.port = int(self._runner.addresses[0][1])
