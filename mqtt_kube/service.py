@@ -24,12 +24,13 @@ from mqtt_kube.binding import Binding
 from mqtt_kube.commands import CommandRouter
 from mqtt_kube.config import Config
 from mqtt_kube.errors import KubeError
+from mqtt_kube.hass import HomeAssistantDiscovery
 from mqtt_kube.http import HttpServer
 from mqtt_kube.kube.client import KubeClient
 from mqtt_kube.kube.leader import LeaderElector, LeadershipLost, lease_name, lease_namespace
 from mqtt_kube.kube.watch import ResourceWatch
 from mqtt_kube.metrics import CommandCounters, Sample, render_metrics
-from mqtt_kube.mqtt import MqttConnection
+from mqtt_kube.mqtt import Message, MqttConnection
 from mqtt_kube.stateboard import StateBoard
 
 logger = logging.getLogger(__name__)
@@ -49,8 +50,14 @@ class Service:
         self.leader = leader
         self.counters = CommandCounters()
         self.router = CommandRouter(counters=self.counters)
-        self.mqtt = MqttConnection(config.mqtt, on_message=self.router.dispatch)
+        self.mqtt = MqttConnection(config.mqtt, on_message=self._on_message)
         self.board = StateBoard(self.mqtt)
+        # Home Assistant discovery (mqtt_kube.hass): configs on connect, birth, stale cleanup.
+        self.discovery = (
+            HomeAssistantDiscovery.from_config(config, mqtt=self.mqtt, board=self.board)
+            if config.homeassistant is not None
+            else None
+        )
         self.bindings = [
             Binding(spec, client=client, board=self.board, counters=self.counters)
             for spec in config.bindings
@@ -86,6 +93,12 @@ class Service:
         for topic in self.router.topics():
             self.mqtt.add_subscription(topic, qos=1)
 
+    def _on_message(self, message: Message) -> None:
+        """Every received message goes to the command router and to discovery."""
+        self.router.dispatch(message)
+        if self.discovery is not None:
+            self.discovery.on_message(message)
+
     def _group_watches(self) -> None:
         cluster_wide = self.config.kubernetes.watch_scope == "cluster"
         for binding in self.bindings:
@@ -120,6 +133,8 @@ class Service:
                     tasks.append(group.create_task(self._watch(key, bindings), name=f"watch {key}"))
                 if self.leader is not None:
                     tasks.append(group.create_task(self._hold(self.leader), name="leadership"))
+                if self.discovery is not None:
+                    tasks.append(group.create_task(self.discovery.run(), name="discovery"))
                 logger.info(
                     "mqtt-kube %s running: %d bindings, %d watches, %d command topics",
                     __version__,
