@@ -77,7 +77,8 @@ async def test_the_job_action_launches_reports_and_deletes(
     config = seed_config(tmp_path, broker=mosquitto, fake=fake_kube, prefix=mqtt_prefix)
     topic = f"{mqtt_prefix}/example/status"
     async with running_service(config):
-        assert await mqtt_probe.next_text(f"{topic}/active") == ""  # no Job yet
+        for suffix in ("", "/active", "/succeeded", "/failed", "/startTime"):
+            assert await mqtt_probe.next_text(f"{topic}{suffix}") == ""  # no Job yet
 
         await mqtt_probe.publish(f"{mqtt_prefix}/example/cmd", json.dumps({"action": "RUN"}))
         assert await mqtt_probe.next_text(f"{topic}/active") == "ACTIVE"
@@ -112,9 +113,11 @@ async def test_a_failed_job_publishes_failed(
 ) -> None:
     config = seed_config(tmp_path, broker=mosquitto, fake=fake_kube, prefix=mqtt_prefix)
     async with running_service(config):
-        await mqtt_probe.publish(f"{mqtt_prefix}/example/cmd", '{"action": "RUN"}')
         failed = f"{mqtt_prefix}/example/status/failed"
         assert await mqtt_probe.next_text(failed) == ""
+        await mqtt_probe.publish(f"{mqtt_prefix}/example/cmd", '{"action": "RUN"}')
+        assert await mqtt_probe.next_text(f"{mqtt_prefix}/example/status/active") == ""
+        assert await mqtt_probe.next_text(f"{mqtt_prefix}/example/status/active") == "ACTIVE"
         fake_kube.fail_job(NAMESPACE, "example-wget")
         assert await mqtt_probe.next_text(failed) == "FAILED"
 
