@@ -1,0 +1,222 @@
+"""Home Assistant discovery at run time: announce, keep announced, clean up (SPEC §6).
+
+`mqtt_kube.discovery` says what to announce; this module makes the broker hold exactly
+that. After every (re)connect it looks at what the broker retains under this instance's
+node id (`<prefix>/+/<node_id>/+/config`), publishes the configs that are missing or
+different (retained, QoS 1) and clears, with an empty retained payload, every config of
+this instance that the configuration no longer produces — a removed binding, one whose
+discovery was turned off, an entity whose component changed. Configs of other producers
+are left alone: only topics under this node id whose payload carries this instance's
+unique_id prefix are ever cleared.
+
+When Home Assistant says `online` on its birth topic it has just (re)started: every config
+is published again, then, once its entities have had a moment to subscribe, every current
+state (the state board's job).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Final, Protocol
+
+from mqtt_kube.config import Config
+from mqtt_kube.discovery import DiscoveryPlan, build_plan
+from mqtt_kube.mqtt import ConnectHook, Message
+
+logger = logging.getLogger(__name__)
+
+SCAN_SECONDS: Final = 2.0  # longest wait for the broker's retained configs
+STATE_DELAY_SECONDS: Final = 3.0  # after a birth: configs, this pause, then states
+BIRTH_ONLINE: Final = b"online"
+_MARKER: Final = "online"  # republished on the availability topic: the end of the scan
+
+
+class MqttLink(Protocol):
+    """What discovery needs from the MQTT connection."""
+
+    def add_subscription(self, topic: str, qos: int = 1) -> None: ...
+
+    def add_connect_hook(self, hook: ConnectHook) -> None: ...
+
+    async def publish(
+        self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
+    ) -> bool: ...
+
+    async def subscribe_once(self, topic: str, qos: int = 1) -> bool: ...
+
+    async def unsubscribe(self, topic: str) -> None: ...
+
+
+class StateSource(Protocol):
+    """What discovery needs from the state board."""
+
+    async def republish(self) -> None: ...
+
+
+class HomeAssistantDiscovery:
+    """Keeps this instance's discovery configs on the broker; reacts to Home Assistant's birth."""
+
+    def __init__(
+        self,
+        plan: DiscoveryPlan,
+        *,
+        mqtt: MqttLink,
+        board: StateSource,
+        birth_topic: str,
+        availability_topic: str,
+        scan_seconds: float = SCAN_SECONDS,
+        state_delay: float = STATE_DELAY_SECONDS,
+    ) -> None:
+        self.plan = plan
+        self._mqtt = mqtt
+        self._board = board
+        self._birth_topic = birth_topic
+        self._availability_topic = availability_topic
+        self._scan_seconds = scan_seconds
+        self._state_delay = state_delay
+        self._configs = plan.messages()
+        self._retained: dict[str, str] = {}  # what the broker holds, seen during a scan
+        self._scanning = False
+        self._marker = asyncio.Event()
+        self._connected = False
+        self._born = False
+        self._wake = asyncio.Event()
+        self.scans = 0  # completed reconciliations, for tests and /metrics
+        mqtt.add_subscription(birth_topic, qos=1)
+        mqtt.add_connect_hook(self.on_connect)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Config,
+        *,
+        mqtt: MqttLink,
+        board: StateSource,
+        state_delay: float = STATE_DELAY_SECONDS,
+    ) -> HomeAssistantDiscovery:
+        """The lifecycle for a configuration with `homeassistant:` set."""
+        if config.homeassistant is None:
+            raise ValueError("Home Assistant discovery is off in this configuration")
+        plan = build_plan(config)
+        for note in plan.notes:
+            logger.warning("discovery: %s", note)
+        return cls(
+            plan,
+            mqtt=mqtt,
+            board=board,
+            birth_topic=config.homeassistant.birth_topic,
+            availability_topic=config.mqtt.availability_topic,
+            state_delay=state_delay,
+        )
+
+    async def on_connect(self) -> None:
+        """After-connect hook: reconcile the broker's configs (in `run`, not here)."""
+        self._connected = True
+        self._wake.set()
+
+    def on_message(self, message: Message) -> None:
+        """Every received message passes here; never blocks."""
+        if message.topic == self._birth_topic:
+            self._on_birth(message)
+        elif self._scanning and message.topic == self._availability_topic:
+            if not message.retain:
+                self._marker.set()
+        elif self._scanning and self.plan.owns(message.topic):
+            payload = message.payload.decode("utf-8", errors="replace")
+            if payload:
+                self._retained[message.topic] = payload
+            else:
+                self._retained.pop(message.topic, None)
+
+    def _on_birth(self, message: Message) -> None:
+        if message.retain:
+            # A birth kept on the broker is old news, not a Home Assistant that just started.
+            return
+        if message.payload.strip().lower() == BIRTH_ONLINE:
+            logger.info("Home Assistant is online: announcing %d entities", len(self._configs))
+            self._born = True
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Forever: reconcile after each connect, re-announce after each birth."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._connected:
+                self._connected = False
+                await self.reconcile()
+            if self._born:
+                self._born = False
+                await self.announce()
+                await asyncio.sleep(self._state_delay)
+                await self._board.republish()
+
+    async def reconcile(self) -> None:
+        """Make the broker hold exactly this instance's configs; skip those already there."""
+        retained = await self._scan()
+        if retained is None:
+            return
+        published = skipped = 0
+        for topic, payload in self._configs.items():
+            if retained.get(topic) == payload:
+                skipped += 1
+            elif await self._mqtt.publish(topic, payload, qos=1, retain=True):
+                published += 1
+        cleared = 0
+        for topic, payload in retained.items():
+            if topic in self._configs:
+                continue
+            if not self._is_ours(payload):
+                logger.info("discovery: leaving %s alone: not a config of this instance", topic)
+                continue
+            if await self._mqtt.publish(topic, "", qos=1, retain=True):
+                cleared += 1
+                logger.info("discovery: removed stale %s", topic)
+        self.scans += 1
+        logger.info(
+            "discovery: %d configs published, %d unchanged, %d stale removed",
+            published,
+            skipped,
+            cleared,
+        )
+
+    async def announce(self) -> None:
+        """Publish every config again, changed or not (Home Assistant has just started)."""
+        for topic, payload in self._configs.items():
+            await self._mqtt.publish(topic, payload, qos=1, retain=True)
+
+    async def _scan(self) -> dict[str, str] | None:
+        """What the broker retains under this node id; None when the link is down."""
+        self._retained = {}
+        self._marker.clear()
+        self._scanning = True
+        topics = (self.plan.config_filter, self._availability_topic)
+        try:
+            for topic in topics:
+                if not await self._mqtt.subscribe_once(topic, qos=1):
+                    return None
+            # Retained messages come right after each subscription; a message published
+            # after both comes back behind them, so its echo ends the scan early.
+            await self._mqtt.publish(self._availability_topic, _MARKER, qos=1, retain=True)
+            try:
+                async with asyncio.timeout(self._scan_seconds):
+                    await self._marker.wait()
+            except TimeoutError:
+                logger.debug("discovery: scan ended by its time limit")
+            return dict(self._retained)
+        finally:
+            self._scanning = False
+            for topic in topics:
+                await self._mqtt.unsubscribe(topic)
+
+    def _is_ours(self, payload: str) -> bool:
+        try:
+            document = json.loads(payload)
+        except ValueError:
+            return False
+        if not isinstance(document, dict):
+            return False
+        unique_id = document.get("unique_id")
+        return isinstance(unique_id, str) and unique_id.startswith(self.plan.owner)
