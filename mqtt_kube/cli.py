@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from mqtt_kube import __version__
+from mqtt_kube import __version__, rbac
 from mqtt_kube.config import Config
 from mqtt_kube.errors import ConfigError, MqttKubeError
 from mqtt_kube.logs import LEVEL_NAMES, setup_logging
@@ -123,6 +123,11 @@ def check_config(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Command] = {
     "run": Command("connect and bridge until stopped (the default command)", run_service),
     "check": Command("validate CONFIG and summarise it; nothing connects", check_config),
+    "rbac": Command(
+        "print the least Kubernetes RBAC that CONFIG needs, as YAML for kubectl apply -f -",
+        rbac.rbac_command,
+        rbac.add_rbac_arguments,
+    ),
 }
 DEFAULT_COMMAND = "run"
 
