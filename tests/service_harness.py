@@ -34,13 +34,15 @@ def write_config(
     return path
 
 
-def seed_config(folder: Path, *, broker: Mosquitto, fake: FakeKube, prefix: str) -> Path:
+def seed_config(
+    folder: Path, *, broker: Mosquitto, fake: FakeKube, prefix: str, http_port: int = 0
+) -> Path:
     """The original service's example config, unchanged but for where the broker and HTTP are."""
     text = (SEED / "config-basic.yaml").read_text()
     text = text.replace("host: broker.emqx.io", f"host: {broker.host}")
     text = text.replace("port: 1883", f"port: {broker.port}")
     text = text.replace("topic-prefix: sourcesimian/mqtt-kube/demo", f"topic-prefix: {prefix}")
-    text = text.replace("host: 0.0.0.0\n  port: 8080", "host: 127.0.0.1\n  port: 0")
+    text = text.replace("host: 0.0.0.0\n  port: 8080", f"host: 127.0.0.1\n  port: {http_port}")
     text += f"\nkubernetes:\n  kubeconfig: {fake.write_kubeconfig(folder / 'kubeconfig')}\n"
     (folder / "job-example.yaml").write_text((SEED / "job-example.yaml").read_text())
     path = folder / "config-basic.yaml"
