@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import difflib
-import logging
 import os
 import re
 import socket
@@ -49,8 +48,6 @@ from mqtt_kube.locus import Locus
 from mqtt_kube.template import LaunchTemplate
 from mqtt_kube.valuemap import ValueMap, ValueMapSpecError
 from mqtt_kube.yamlload import LineDict, LineList, PathPart, format_path, line_of, load_yaml, plain
-
-logger = logging.getLogger(__name__)
 
 CONF_MQTT = "mqtt"
 CONF_HTTP = "http"
