@@ -25,8 +25,10 @@ from tests.broker_fixtures import MqttProbe
 from tests.service_harness import seed_config
 
 
-async def start(config: Path, *extra: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
+@contextlib.asynccontextmanager
+async def started(config: Path, *extra: str) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`python -m mqtt_kube [extra] CONFIG`, killed afterwards if still running."""
+    process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "mqtt_kube",
@@ -35,6 +37,12 @@ async def start(config: Path, *extra: str) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.communicate()
 
 
 async def get(url: str) -> tuple[int, str]:
