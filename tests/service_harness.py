@@ -51,15 +51,17 @@ def seed_config(
 
 
 @contextlib.asynccontextmanager
-async def running_service(config: Config | Path) -> AsyncIterator[Service]:
-    """The service, started and ready; stopped (and checked to exit 0) afterwards."""
+async def running_service(
+    config: Config | Path, *, wait_ready: bool = True
+) -> AsyncIterator[Service]:
+    """The service, started (and ready); stopped, and checked to exit 0, afterwards."""
     if isinstance(config, Path):
         config = load_config(config)
     client = await KubeClient.connect(config.kubernetes)
     service = Service(config, client=client)
     task = asyncio.create_task(service.run(handle_signals=False), name="service under test")
     try:
-        await until(lambda: task.done() or not service.readiness(), seconds=10)
+        await until(lambda: task.done() or not (wait_ready and service.readiness()), seconds=10)
         if task.done():
             task.result()
         yield service
