@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint fmt typecheck pytest demo bench mosquitto clean
+.PHONY: test lint fmt typecheck pytest package-check demo bench mosquitto clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,19 @@ typecheck: $(STAMP)
 pytest: $(STAMP) mosquitto
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# The wheel as users get it: built, installed with its dependencies into a throw-away venv,
+# and run from there (nothing of the source tree on the path). build/ goes first: setuptools
+# would ship modules left in it that no longer exist.
+package-check: $(STAMP)
+	rm -rf build dist/mqtt_kube-*.whl
+	$(BIN)/pip wheel --quiet --no-deps -w dist .
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(BIN)/python -m venv "$$tmp/venv" && \
+	"$$tmp/venv/bin/pip" install --quiet --disable-pip-version-check dist/mqtt_kube-*.whl && \
+	"$$tmp/venv/bin/mqtt-kube" --version && \
+	"$$tmp/venv/bin/mqtt-kube" check config-basic.yaml
+
+test: lint typecheck pytest package-check
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .
