@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+# mqtt-kube container image: `mqtt-kube /config/config.yaml`, as uid 1000, health on :8080.
+#
+# Nothing here depends on the build machine's architecture, so one command builds and pushes
+# both images (amd64 and arm64) under one tag:
+#   docker buildx build --platform linux/amd64,linux/arm64 --build-arg VERSION=0.1.0 \
+#     -t ghcr.io/mqtt-kube/mqtt-kube:0.1.0 --push .
+ARG PYTHON_IMAGE=python:3.12-slim
+
+# Build stage: the project's wheel, and wheels of every dependency for the target platform.
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY mqtt_kube ./mqtt_kube
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+# Runtime stage: a clean interpreter with only the installed wheels; no source, no compilers.
+FROM ${PYTHON_IMAGE}
+ARG VERSION=0.0.0
+LABEL org.opencontainers.image.title="mqtt-kube" \
+      org.opencontainers.image.description="Bridge Kubernetes objects and MQTT topics, with Home Assistant discovery" \
+      org.opencontainers.image.source="https://github.com/mqtt-kube/mqtt-kube" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.version="${VERSION}"
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+# The wheels are mounted for this one step only, so they never become an image layer.
+RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
+    pip install --no-cache-dir --no-index --find-links /wheels mqtt-kube \
+    && useradd --uid 1000 --user-group --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin mqtt-kube \
+    && mkdir /config
+WORKDIR /config
+# Numeric, so Kubernetes can check runAsNonRoot without reading /etc/passwd.
+USER 1000:1000
+EXPOSE 8080
+# Liveness only: /api/health stays 200 through a broker outage (see /api/ready for that).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/api/health', timeout=4)"]
+ENTRYPOINT ["mqtt-kube"]
+CMD ["/config/config.yaml"]
