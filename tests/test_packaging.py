@@ -269,18 +269,6 @@ def test_the_addon_builds_on_the_home_assistant_python_image_of_each_arch() -> N
     assert json.loads(args_of(dockerfile, "CMD")[0]) == ["python3", "-m", "mqtt_kube.addon"]
 
 
-def test_the_addon_entry_module_runs_as_a_script() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", "import mqtt_kube.addon as a; print(callable(a.main))"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    assert result.stdout.strip() == "True"
-    assert 'if __name__ == "__main__":' in (ROOT / "mqtt_kube" / "addon.py").read_text()
-
-
 def test_the_addon_has_docs_changelog_icon_and_logo() -> None:
     assert "## Options" in (ADDON / "DOCS.md").read_text()
     assert f"## {__version__}" in (ADDON / "CHANGELOG.md").read_text()
