@@ -347,9 +347,11 @@ class _Builder:
     def _binding(self, binding: BindingSpec) -> list[Entity]:
         overrides = dict(binding.homeassistant or {})
         wanted = overrides.get("component")
+        noted = len(self.notes)
         drafts = self._infer(binding, wanted)
         if not drafts:
-            self.notes.append(f"{binding.where}: {binding.label} has nothing to expose")
+            if len(self.notes) == noted:
+                self.notes.append(f"{binding.where}: {binding.label} has nothing to expose")
             return []
         main = self._pick_main(binding, drafts, wanted)
         device = self._device(binding, overrides.get("name"))
