@@ -9,6 +9,7 @@ offered for plain paths, as a single-field patch: never a read-modify-write of t
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,13 @@ class Locus:
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"a JSONPath must be a non-empty string, not {text!r}")
         try:
-            compiled = parse_jsonpath(text)
+            with warnings.catch_warnings():
+                # jsonpath-ng warns about syntax it will drop in 2.0 (e.g. `|`); refusing
+                # it now keeps configurations valid across that upgrade.
+                warnings.simplefilter("error", DeprecationWarning)
+                compiled = parse_jsonpath(text)
+        except DeprecationWarning as exc:
+            raise ValueError(f"JSONPath {text!r} uses deprecated syntax: {exc}") from exc
         except (JSONPathError, ValueError, TypeError) as exc:
             raise ValueError(f"invalid JSONPath {text!r}: {exc}") from exc
         return cls(expression=text, field_path=_plain_chain(compiled), _compiled=compiled)
