@@ -111,7 +111,13 @@ class LaunchTemplate:
             raise TemplateError(f"{path}: the template is not UTF-8 text: {exc}") from exc
         try:
             # S702 is about HTML: this renders YAML, made safe by the token scheme above.
-            template = Template(text=source, uri=path, strict_undefined=True)  # noqa: S702
+            template = Template(  # noqa: S702
+                text=source,
+                uri=path,
+                strict_undefined=True,
+                imports=[f"from {__name__} import _yaml_text"],
+                default_filters=["_yaml_text"],
+            )
         except mako_exceptions.MakoException as exc:
             line = getattr(exc, "lineno", None)
             where = f"{path}:{line}" if line else path
@@ -317,6 +323,15 @@ class _Payloads:
 
     def contains(self, text: str) -> bool:
         return self._nonce in text
+
+
+def _yaml_text(value: object) -> str:
+    """Mako's output filter: None and booleans written as YAML reads them back."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _config_tree(value: object) -> Any:
