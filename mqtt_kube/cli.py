@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from mqtt_kube import __version__, rbac
+from mqtt_kube import __version__, discovery, rbac
 from mqtt_kube.config import Config
 from mqtt_kube.errors import ConfigError, MqttKubeError
 from mqtt_kube.logs import LEVEL_NAMES, setup_logging
@@ -117,6 +117,9 @@ def check_config(args: argparse.Namespace) -> int:
     print(f"{args.config}: OK")
     for line in summarize(config):
         print(line)
+    if config.homeassistant is not None:  # the entities Home Assistant will get (discovery.py)
+        for line in discovery.describe(discovery.build_plan(config)):
+            print(line)
     return EXIT_OK
 
 

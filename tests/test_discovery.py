@@ -6,7 +6,7 @@ against Home Assistant-style schemas (documented keys only, required keys, `devi
 number, binary_sensor, sensor, button, and what cannot be exposed, each with a note naming
 its place); which value is "on"; button payloads for plain and `jsonpath` maps; node ids;
 unique_ids stable across edits that keep a binding's identity and different when it
-changes; per-binding overrides; main entities and names; `describe` for `mqtt-kube check`.
+changes; per-binding overrides; main entities and names; what `mqtt-kube check` lists.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pytest
 import voluptuous as vol
 
 from mqtt_kube import __version__
+from mqtt_kube.cli import main
 from mqtt_kube.config import Config
 from mqtt_kube.discovery import (
     DEVICE_KEYS,
@@ -658,3 +659,13 @@ def test_describe_lists_every_entity_and_every_note(tmp_path: Path) -> None:
     assert "  switch        Jellyfin  [bindings[0].patch[0]+watch[0]]" in lines
     assert "  button        Job batch/backup · Run  [bindings[2].action[0]]" in lines
     assert lines[-1].startswith("  note: bindings[0].patch[0]: no entity for home/set")
+
+
+def test_check_lists_the_entities_a_config_would_create(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check", str(HOMELAB)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    start = out.index("Home Assistant discovery under homeassistant/ (node homelab-kube):")
+    assert out[start:] == describe(homelab_plan())
+    assert len(out[start + 1 :]) == len(homelab_plan().entities)
