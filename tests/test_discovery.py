@@ -669,3 +669,22 @@ def test_check_lists_the_entities_a_config_would_create(
     start = out.index("Home Assistant discovery under homeassistant/ (node homelab-kube):")
     assert out[start:] == describe(homelab_plan())
     assert len(out[start + 1 :]) == len(homelab_plan().entities)
+
+
+def test_moving_an_association_to_another_binding_of_its_object_keeps_its_entity(
+    tmp_path: Path,
+) -> None:
+    watches = (
+        "    watch:\n      - {locus: status.a, topic: a}\n      - {locus: status.b, topic: b}\n"
+    )
+    together = plan_for(tmp_path, OBJECT + watches)
+    moved = plan_for(
+        tmp_path,
+        OBJECT
+        + "    watch: {locus: status.a, topic: a}\n"
+        + OBJECT
+        + "    watch: {locus: status.b, topic: b}\n    homeassistant: {device_class: duration}\n",
+    )
+    assert unique_ids(moved) == unique_ids(together)
+    b = next(e for e in binding_entities(moved) if e.unique_id.endswith(":watch:status.b"))
+    assert (b.name, b.payload["device_class"]) == ("B", "duration")
