@@ -1,12 +1,13 @@
 """Home Assistant discovery at run time, against a real mosquitto.
 
-Covered: configs are published retained, once, and skipped when the broker already holds
-them; two instances on one broker announce disjoint unique_ids and topics; Home
-Assistant's birth (`online`, live) republishes every config and then every state, a
-retained birth does not; a restart without a binding, or with its discovery turned off,
-clears exactly that binding's configs while another instance's configs and a foreign
-config under our node id stay; the whole service end to end: a switch command sent the
-way Home Assistant sends it scales the Deployment in the fake API and the state follows.
+Covered: configs are published retained, once, skipped when the broker already holds them,
+and published again after a broker restart lost them; two instances on one broker announce
+disjoint unique_ids and topics; Home Assistant's birth (`online`, live) republishes every
+config and then every state, a retained birth does not; a restart without a binding, or
+with its discovery turned off, clears exactly that binding's configs while another
+instance's configs and a foreign config under our node id stay; the whole service end to
+end: a switch command sent the way Home Assistant sends it scales the Deployment in the
+fake API and the state follows.
 """
 
 from __future__ import annotations
@@ -140,6 +141,19 @@ async def test_configs_are_published_retained_once_and_skipped_when_the_broker_h
         async with running_discovery(config) as again:
             assert again.discovery.scans == 1
         assert config_messages(probe, mqtt_prefix) == []  # unchanged: nothing published
+
+
+async def test_a_broker_that_lost_its_retained_configs_gets_them_all_again(
+    tmp_path: Path, mosquitto: Mosquitto, mqtt_prefix: str
+) -> None:
+    config = make_config(
+        tmp_path, broker=mosquitto, prefix=mqtt_prefix, client_id="kube-a", bindings=JELLYFIN
+    )
+    expected = {topic: json.loads(p) for topic, p in build_plan(config).messages().items()}
+    async with running_discovery(config) as running:
+        mosquitto.restart()  # no persistence: every retained message is gone
+        await until(lambda: running.discovery.scans >= 2, seconds=15)
+        assert await retained_configs(mosquitto, mqtt_prefix) == expected
 
 
 async def test_two_instances_on_one_broker_never_share_a_unique_id_or_a_topic(
