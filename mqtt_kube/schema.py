@@ -419,6 +419,10 @@ OVERRIDES_SCHEMA = Strict(
         vol.Optional("entity_category"): _choice("config", "diagnostic"),
         vol.Optional("state_class"): _choice("measurement", "total", "total_increasing"),
         vol.Optional("enabled_by_default"): _boolean,
+        vol.Optional("min"): _integer(-1_000_000, 1_000_000),
+        vol.Optional("max"): _integer(-1_000_000, 1_000_000),
+        vol.Optional("step"): _integer(1, 1_000_000),
+        vol.Optional("mode"): _choice("box", "slider"),
     },
     what="a binding's homeassistant overrides",
 )

@@ -770,6 +770,10 @@ def test_format_in_values_is_accepted_with_a_warning(folder: Path) -> None:
                 "unit_of_measurement": "pods",
             },
         ),
+        (
+            "{component: number, min: 0, max: 3, step: 1, mode: slider}",
+            {"component": "number", "min": 0, "max": 3, "step": 1, "mode": "slider"},
+        ),
     ],
 )
 def test_a_binding_may_override_its_home_assistant_entity(
