@@ -4,16 +4,22 @@ Watches turn the object's body into payloads on the state board (synchronously, 
 shared watch). Patch and action handlers turn command payloads into exactly the API
 requests the value maps name. Whatever goes wrong — a bad payload, a refused template, a
 missing object, an API error — is logged with the binding's name and the topic, counted,
-and kept for /api/status; it never stops another binding.
+and kept for /api/status; it never stops another binding. A command whose request got no
+answer, a 429 or a 5xx is retried with backoff for up to `COMMAND_RETRY_SECONDS`, so an
+API server restart or a dropped connection does not lose it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, TypeVar
 
+from mqtt_kube.backoff import Backoff
 from mqtt_kube.config import ActionSpec, BindingSpec, PatchSpec, WatchSpec
-from mqtt_kube.errors import KubeError, NotFound, TemplateError, ValueMapError
+from mqtt_kube.errors import Conflict, KubeError, NotFound, TemplateError, ValueMapError
 from mqtt_kube.kinds import KindInfo
 from mqtt_kube.kube.actions import create_object, delete_labelled, delete_object, launch_labels
 from mqtt_kube.kube.client import JsonObject, KubeClient
@@ -24,6 +30,9 @@ from mqtt_kube.stateboard import StateBoard
 from mqtt_kube.valuemap import Match, ValueMap
 
 logger = logging.getLogger(__name__)
+
+COMMAND_RETRY_SECONDS: Final = 30.0  # how long one command keeps retrying transient failures
+_Result = TypeVar("_Result")
 
 
 class Binding:
@@ -43,7 +52,8 @@ class Binding:
         self._counters = counters
         self.kind: KindInfo | None = None  # resolved before the watch starts
         self.labels = launch_labels(spec.kind, spec.name)
-        self._launched: dict[tuple[str, str], KindInfo] = {}
+        # (apiVersion, kind, namespace) of what `launch` created, for `delete` to clean up
+        self._launched: dict[tuple[str, str, str | None], KindInfo] = {}
         self.exists: bool | None = None  # unknown until the first list
         self.last_error: str | None = None
 
@@ -95,16 +105,19 @@ class Binding:
         value = match.output
         if isinstance(value, str) and _is_plain(patch.values):
             value = decode_scalar(value)
-        try:
-            kind = await self.resolve()
+
+        async def send() -> None:
             await patch_field(
                 self._client,
-                kind=kind,
+                kind=await self.resolve(),
                 namespace=self.namespace,
                 name=self.spec.name,
                 locus=patch.locus,
                 value=value,
             )
+
+        try:
+            await self._retrying(send, topic=patch.topic)
         except KubeError as exc:
             self._api_failed(exc, topic=patch.topic)
             return
@@ -128,7 +141,7 @@ class Binding:
             if verb == "launch":
                 await self._launch(action, match)
             elif verb == "delete":
-                await self._delete()
+                await self._retrying(self._delete, topic=action.topic)
             else:
                 self._fail(f"payload on {action.topic} maps to {verb!r}, not launch or delete")
         except KubeError as exc:
@@ -147,10 +160,28 @@ class Binding:
             namespace=self.namespace,
             labels=self.labels,
         )
-        kind = await self._client.resolve_kind(str(body["kind"]), str(body["apiVersion"]))
-        namespace = body.get("metadata", {}).get("namespace") or self.namespace or "default"
-        self._launched[(kind.api_version, kind.kind)] = kind
-        created = await create_object(self._client, kind=kind, namespace=namespace, body=body)
+        kind = await self._retrying(
+            lambda: self._client.resolve_kind(str(body["kind"]), str(body["apiVersion"])),
+            topic=action.topic,
+        )
+        namespace = None
+        if kind.namespaced:
+            namespace = body.get("metadata", {}).get("namespace") or self.namespace or "default"
+        self._launched[(kind.api_version, kind.kind, namespace)] = kind
+        attempts = 0
+
+        def create() -> Awaitable[JsonObject]:
+            nonlocal attempts
+            attempts += 1
+            return create_object(self._client, kind=kind, namespace=namespace, body=body)
+
+        try:
+            created = await self._retrying(create, topic=action.topic)
+        except Conflict:
+            if attempts < 2:
+                raise
+            # "Already exists" on a retry: the attempt that timed out did reach the server.
+            created = body
         self._counters.launches += 1
         self.last_error = None
         name = created.get("metadata", {}).get("name", "?")
@@ -161,13 +192,12 @@ class Binding:
         deleted = await delete_object(
             self._client, kind=kind, namespace=self.namespace, name=self.spec.name
         )
-        kinds = {(kind.api_version, kind.kind): kind, **self._launched}
-        for launched in kinds.values():
+        targets = {(kind.api_version, kind.kind, self.namespace): kind, **self._launched}
+        for (_, _, namespace), launched in targets.items():
+            if launched.namespaced and namespace is None:
+                continue  # a namespaced kind has no collection across all namespaces to delete
             await delete_labelled(
-                self._client,
-                kind=launched,
-                namespace=self.namespace if launched.namespaced else None,
-                labels=self.labels,
+                self._client, kind=launched, namespace=namespace, labels=self.labels
             )
         self._counters.deletes += 1
         self.last_error = None
@@ -178,6 +208,22 @@ class Binding:
         )
 
     # -- shared ------------------------------------------------------------------------
+
+    async def _retrying(self, send: Callable[[], Awaitable[_Result]], *, topic: str) -> _Result:
+        """`send()`, again with backoff while it fails transiently, for a bounded time."""
+        backoff = Backoff(initial=0.2, maximum=5.0)
+        deadline = time.monotonic() + COMMAND_RETRY_SECONDS
+        while True:
+            try:
+                return await send()
+            except KubeError as exc:
+                delay = backoff.next_delay()
+                if not _transient(exc) or time.monotonic() + delay > deadline:
+                    raise
+                logger.warning(
+                    "%s: command on %s: %s; retrying in %.1f s", self.spec.label, topic, exc, delay
+                )
+            await asyncio.sleep(delay)
 
     def _map(self, values: ValueMap, text: str, *, topic: str) -> Match | None:
         try:
@@ -202,6 +248,11 @@ class Binding:
         self._counters.failed += 1
         self.last_error = message
         logger.warning("%s: %s", self.spec.label, message)
+
+
+def _transient(exc: KubeError) -> bool:
+    """No answer (connection, timeout), 429 or a 5xx: the same request may well succeed later."""
+    return type(exc) is KubeError and (exc.status in (0, 429) or exc.status >= 500)
 
 
 def _is_plain(values: ValueMap) -> bool:

@@ -124,3 +124,41 @@ async def test_a_crd_missing_at_start_up_is_picked_up_once_installed(
         )
         assert await mqtt_probe.next_text(f"{mqtt_prefix}/lamp/brightness", timeout=10) == "3"
         await until(lambda: not service.readiness(), seconds=10)
+
+
+async def test_a_node_binding_launches_into_a_namespace_and_deletes_only_there(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    fake_kube: FakeKube,
+    mqtt_probe: MqttProbe,
+    mqtt_prefix: str,
+) -> None:
+    (tmp_path / "drain.yaml").write_text(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: drain-${binding.name}\n"
+        "  namespace: maintenance\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n"
+        "      containers: [{name: drain, image: busybox}]\n"
+    )
+    body = (
+        "bindings:\n  - resource: Node\n    name: node-1\n    action:\n"
+        "      topic: node-1/drain\n      launch: !relpath drain.yaml\n"
+        "      values: {RUN: launch, STOP: delete}\n"
+        "    watch:\n      locus: metadata.name\n      topic: node-1/name\n"
+    )
+    fake_kube.put({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}})
+    config = write_config(
+        tmp_path, body, broker=mosquitto, fake=fake_kube, prefix=mqtt_prefix, client_id="nodes"
+    )
+    async with running_service(config) as service:
+        await mqtt_probe.publish(f"{mqtt_prefix}/node-1/drain", "RUN")
+        await until(lambda: service.counters.launches == 1)
+        assert fake_kube.get("batch/v1", "Job", "maintenance", "drain-node-1") is not None
+        fake_kube.clear_requests()
+        await mqtt_probe.publish(f"{mqtt_prefix}/node-1/drain", "STOP")
+        await until(lambda: service.counters.deletes == 1)
+        deletes = sorted(r.path for r in fake_kube.requests if r.method == "DELETE")
+        assert deletes == [
+            "/api/v1/nodes",
+            "/api/v1/nodes/node-1",
+            "/apis/batch/v1/namespaces/maintenance/jobs",
+        ]
+        assert fake_kube.get("batch/v1", "Job", "maintenance", "drain-node-1") is None
