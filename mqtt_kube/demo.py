@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlencode
 
 import aiohttp
 import aiomqtt
@@ -90,19 +91,31 @@ class Tour:
         show(f"publish {PREFIX}/{topic} ← {payload}")
         await self.client.publish(f"{PREFIX}/{topic}", payload, qos=1)
 
+    def discovery_configs(self) -> list[str]:
+        return [t for t, p in self.seen.items() if t.startswith("homeassistant/") and p]
+
     def api_writes(self) -> list[str]:
-        return [
-            f"API   {r.method} {r.path} {json.dumps(r.body) if r.body is not None else ''}"
-            for r in self.fake.requests
-            if r.method in {"PATCH", "POST", "DELETE", "PUT"}
-        ]
+        lines = []
+        for request in self.fake.requests:
+            if request.method not in {"PATCH", "POST", "DELETE", "PUT"}:
+                continue
+            query = "?" + urlencode(request.query) if request.query else ""
+            body = json.dumps(request.body) if request.method != "DELETE" else ""
+            lines.append(f"API   {request.method} {request.path}{query} {body}")
+        return lines
 
     async def run(self) -> None:
         state = f"{PREFIX}/jellyfin/power/state"
         say("mqtt-kube published the current state at start-up")
         await self.wait_for(lambda: self.seen.get(state) == "OFF", what="jellyfin is OFF")
-        configs = [t for t in self.seen if t.startswith("homeassistant/") and t.endswith("/config")]
-        show(f"✓ {len(configs)} Home Assistant discovery configs are retained on the broker")
+        await self.wait_for(
+            lambda: bool(self.discovery_configs()), what="discovery configs arrived"
+        )
+        await asyncio.sleep(0.3)
+        for topic in sorted(self.discovery_configs()):
+            entity = json.loads(self.seen[topic])
+            label = " · ".join(filter(None, [entity["device"].get("name"), entity.get("name")]))
+            show(f"Home Assistant {topic.split('/')[1]:<14} {label}")
 
         say("Switch Jellyfin ON, as a Home Assistant switch would")
         await self.command("jellyfin/power/set", "ON")
