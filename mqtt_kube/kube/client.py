@@ -99,6 +99,7 @@ class KubeClient:
         self._api = k8s_client.ApiClient(configuration)
         self._kinds: dict[tuple[str, str | None], KindInfo] = {}
         self.api_errors = 0
+        self.request_timeout = REQUEST_TIMEOUT  # seconds for one request (not a watch)
 
     @classmethod
     async def connect(cls, settings: KubernetesSettings) -> KubeClient:
@@ -116,7 +117,7 @@ class KubeClient:
         query: Mapping[str, str] | None = None,
         body: object = None,
         content_type: str = "application/json",
-        request_timeout: aiohttp.ClientTimeout | float = REQUEST_TIMEOUT,
+        request_timeout: aiohttp.ClientTimeout | float | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """One request; yields the open response (status already checked)."""
         what = f"{method} {path}"
@@ -129,7 +130,7 @@ class KubeClient:
                 body=body,
                 auth_settings=_AUTH,
                 _preload_content=False,
-                _request_timeout=request_timeout,
+                _request_timeout=request_timeout or self.request_timeout,
             )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             self.api_errors += 1
@@ -172,7 +173,7 @@ class KubeClient:
         self, path: str, *, query: Mapping[str, str], read_timeout: float
     ) -> AsyncIterator[aiohttp.StreamReader]:
         """A long GET (a watch) whose body is read line by line by the caller."""
-        timeout = aiohttp.ClientTimeout(connect=REQUEST_TIMEOUT, sock_read=read_timeout)
+        timeout = aiohttp.ClientTimeout(connect=self.request_timeout, sock_read=read_timeout)
         async with self._send("GET", path, query=query, request_timeout=timeout) as response:
             yield response.content
 
