@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.mosquitto import Mosquitto
 from tests.broker_fixtures import MqttProbe
@@ -31,6 +33,12 @@ def jellyfin(replicas: int = 0) -> dict[str, Any]:
     }
 
 
+@pytest.fixture
+def seed(tmp_path: Path, mosquitto: Mosquitto, fake_kube: FakeKube, mqtt_prefix: str) -> Path:
+    """The original example config, pointed at this test's broker, API and topic prefix."""
+    return seed_config(tmp_path, broker=mosquitto, fake=fake_kube, prefix=mqtt_prefix)
+
+
 async def becomes_on(probe: MqttProbe, topic: str) -> list[str]:
     """Payloads up to `ON`: a new Deployment is OFF until available, unless the two coalesce."""
     seen = [await probe.next_text(topic, timeout=10)]
@@ -44,16 +52,11 @@ def writes(fake: FakeKube) -> list[tuple[str, str, Any]]:
 
 
 async def test_the_jellyfin_switch_scales_the_deployment_and_reports_its_state(
-    tmp_path: Path,
-    mosquitto: Mosquitto,
-    fake_kube: FakeKube,
-    mqtt_probe: MqttProbe,
-    mqtt_prefix: str,
+    seed: Path, mosquitto: Mosquitto, fake_kube: FakeKube, mqtt_probe: MqttProbe, mqtt_prefix: str
 ) -> None:
     fake_kube.put(jellyfin(0))
     state = f"{mqtt_prefix}/jellyfin/power/state"
-    config = seed_config(tmp_path, broker=mosquitto, fake=fake_kube, prefix=mqtt_prefix)
-    async with running_service(config):
+    async with running_service(seed):
         first = await mqtt_probe.next(state)
         assert (first.payload, first.retain) == (b"OFF", False)  # live, not a stale retained copy
 
@@ -76,15 +79,10 @@ async def test_the_jellyfin_switch_scales_the_deployment_and_reports_its_state(
 
 
 async def test_the_job_action_launches_reports_and_deletes(
-    tmp_path: Path,
-    mosquitto: Mosquitto,
-    fake_kube: FakeKube,
-    mqtt_probe: MqttProbe,
-    mqtt_prefix: str,
+    seed: Path, fake_kube: FakeKube, mqtt_probe: MqttProbe, mqtt_prefix: str
 ) -> None:
-    config = seed_config(tmp_path, broker=mosquitto, fake=fake_kube, prefix=mqtt_prefix)
     topic = f"{mqtt_prefix}/example/status"
-    async with running_service(config):
+    async with running_service(seed):
         for suffix in ("", "/active", "/succeeded", "/failed", "/startTime"):
             assert await mqtt_probe.next_text(f"{topic}{suffix}") == ""  # no Job yet
 
@@ -113,14 +111,9 @@ async def test_the_job_action_launches_reports_and_deletes(
 
 
 async def test_a_failed_job_publishes_failed(
-    tmp_path: Path,
-    mosquitto: Mosquitto,
-    fake_kube: FakeKube,
-    mqtt_probe: MqttProbe,
-    mqtt_prefix: str,
+    seed: Path, fake_kube: FakeKube, mqtt_probe: MqttProbe, mqtt_prefix: str
 ) -> None:
-    config = seed_config(tmp_path, broker=mosquitto, fake=fake_kube, prefix=mqtt_prefix)
-    async with running_service(config):
+    async with running_service(seed):
         failed = f"{mqtt_prefix}/example/status/failed"
         assert await mqtt_probe.next_text(failed) == ""
         await mqtt_probe.publish(f"{mqtt_prefix}/example/cmd", '{"action": "RUN"}')
@@ -131,15 +124,10 @@ async def test_a_failed_job_publishes_failed(
 
 
 async def test_an_object_created_deleted_and_recreated_is_followed(
-    tmp_path: Path,
-    mosquitto: Mosquitto,
-    fake_kube: FakeKube,
-    mqtt_probe: MqttProbe,
-    mqtt_prefix: str,
+    seed: Path, fake_kube: FakeKube, mqtt_probe: MqttProbe, mqtt_prefix: str
 ) -> None:
-    config = seed_config(tmp_path, broker=mosquitto, fake=fake_kube, prefix=mqtt_prefix)
     state = f"{mqtt_prefix}/jellyfin/power/state"
-    async with running_service(config):
+    async with running_service(seed):
         assert await mqtt_probe.next_text(state) == ""  # does not exist yet
         fake_kube.put(jellyfin(1))
         assert await becomes_on(mqtt_probe, state) in (["OFF", "ON"], ["ON"])
@@ -150,12 +138,11 @@ async def test_an_object_created_deleted_and_recreated_is_followed(
 
 
 async def test_a_broker_restart_mid_run_is_survived(
-    tmp_path: Path, mosquitto: Mosquitto, fake_kube: FakeKube, mqtt_prefix: str
+    seed: Path, mosquitto: Mosquitto, fake_kube: FakeKube, mqtt_prefix: str
 ) -> None:
     fake_kube.put(jellyfin(0))
-    config = seed_config(tmp_path, broker=mosquitto, fake=fake_kube, prefix=mqtt_prefix)
     state = f"{mqtt_prefix}/jellyfin/power/state"
-    async with running_service(config) as service:
+    async with running_service(seed) as service:
         await until(lambda: service.mqtt.connected)
         mosquitto.restart()  # no persistence: retained state is gone with the old broker
         await until(
@@ -168,16 +155,11 @@ async def test_a_broker_restart_mid_run_is_survived(
 
 
 async def test_a_410_relist_misses_no_change_and_publishes_nothing_twice(
-    tmp_path: Path,
-    mosquitto: Mosquitto,
-    fake_kube: FakeKube,
-    mqtt_probe: MqttProbe,
-    mqtt_prefix: str,
+    seed: Path, fake_kube: FakeKube, mqtt_probe: MqttProbe, mqtt_prefix: str
 ) -> None:
     fake_kube.put(jellyfin(1))
-    config = seed_config(tmp_path, broker=mosquitto, fake=fake_kube, prefix=mqtt_prefix)
     state = f"{mqtt_prefix}/jellyfin/power/state"
-    async with running_service(config):
+    async with running_service(seed):
         assert await mqtt_probe.next_text(state) in {"OFF", "ON"}
         await until(
             lambda: (
@@ -220,14 +202,9 @@ async def test_300_bindings_over_3_namespaces_and_2_kinds_share_6_watches(
 
 
 async def test_garbage_on_every_command_topic_changes_nothing_and_breaks_nothing(
-    tmp_path: Path,
-    mosquitto: Mosquitto,
-    fake_kube: FakeKube,
-    mqtt_probe: MqttProbe,
-    mqtt_prefix: str,
+    seed: Path, fake_kube: FakeKube, mqtt_probe: MqttProbe, mqtt_prefix: str
 ) -> None:
     fake_kube.put(jellyfin(0))
-    config = seed_config(tmp_path, broker=mosquitto, fake=fake_kube, prefix=mqtt_prefix)
     state = f"{mqtt_prefix}/jellyfin/power/state"
     garbage = [
         b"",
@@ -242,7 +219,7 @@ async def test_garbage_on_every_command_topic_changes_nothing_and_breaks_nothing
         b"1" * 100_000,
         b'{"action": "LAUNCH"}',
     ]
-    async with running_service(config) as service:
+    async with running_service(seed) as service:
         assert await mqtt_probe.next_text(state) == "OFF"
         fake_kube.clear_requests()
         for topic in ("jellyfin/power/set", "example/cmd"):
