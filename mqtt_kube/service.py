@@ -27,7 +27,13 @@ from mqtt_kube.errors import KubeError
 from mqtt_kube.hass import HomeAssistantDiscovery
 from mqtt_kube.http import HttpServer
 from mqtt_kube.kube.client import KubeClient
-from mqtt_kube.kube.leader import LeaderElector, LeadershipLost, lease_name, lease_namespace
+from mqtt_kube.kube.leader import (
+    LeaderElector,
+    LeadershipLost,
+    LeaseTiming,
+    lease_name,
+    lease_namespace,
+)
 from mqtt_kube.kube.watch import ResourceWatch
 from mqtt_kube.metrics import CommandCounters, Sample, render_metrics
 from mqtt_kube.mqtt import Message, MqttConnection
@@ -262,14 +268,16 @@ async def run(config: Config, *, leader_elect: bool = False) -> int:
     """Connect to the Kubernetes API and run until SIGTERM/SIGINT; the exit status."""
     for warning in config.warnings:
         logger.warning("%s", warning)
+    timing = LeaseTiming.from_env() if leader_elect else None
     client = await KubeClient.connect(config.kubernetes)
     leader = None
-    if leader_elect:
+    if timing is not None:
         leader = LeaderElector(
             client,
             namespace=lease_namespace(),
             name=lease_name(config.mqtt.client_id),
             identity=f"{socket.gethostname()}-{os.getpid()}",
+            timing=timing,
         )
     try:
         return await Service(config, client=client, leader=leader).run()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import re
 import time
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from mqtt_kube.errors import Conflict, KubeError, NotFound
+from mqtt_kube.errors import Conflict, KubeError, MqttKubeError, NotFound
 from mqtt_kube.kinds import BUILTIN_KINDS
 from mqtt_kube.kube.client import JsonObject, KubeClient
 
@@ -55,6 +56,39 @@ class LeaseTiming:
     renew_every: float = 5.0
     retry_every: float = 2.0
 
+    @classmethod
+    def from_env(cls) -> LeaseTiming:
+        """Seconds from $MQTT_KUBE_LEASE_DURATION, _RENEW and _RETRY; defaults for the rest."""
+        default = cls()
+        given = {
+            name: _seconds(f"MQTT_KUBE_LEASE_{variable}", getattr(default, name))
+            for name, variable in (
+                ("duration", "DURATION"),
+                ("renew_every", "RENEW"),
+                ("retry_every", "RETRY"),
+            )
+        }
+        timing = cls(**given)
+        if timing.renew_every >= timing.duration:
+            raise MqttKubeError(
+                f"$MQTT_KUBE_LEASE_RENEW ({timing.renew_every:g} s) must be shorter than "
+                f"$MQTT_KUBE_LEASE_DURATION ({timing.duration:g} s)"
+            )
+        return timing
+
+
+def _seconds(variable: str, default: float) -> float:
+    raw = os.environ.get(variable)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise MqttKubeError(f"${variable}: expected a number of seconds above 0, got {raw!r}")
+    return value
+
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -85,12 +119,18 @@ class LeaderElector:
         self.is_leader = False
 
     async def acquire(self) -> None:
-        """Return once this identity holds the Lease."""
+        """Return once this identity holds the Lease; API errors meanwhile are retried."""
         logged = False
-        while not await self._try_acquire():
-            if not logged:
-                logger.info("standing by: Lease %s is held by another replica", self._name)
-                logged = True
+        while True:
+            try:
+                if await self._try_acquire():
+                    break
+            except KubeError as exc:
+                logger.warning("standing by: cannot read Lease %s, retrying: %s", self._name, exc)
+            else:
+                if not logged:
+                    logger.info("standing by: Lease %s is held by another replica", self._name)
+                    logged = True
             await asyncio.sleep(self.timing.retry_every)
         self.is_leader = True
         logger.info("leader: holding Lease %s/%s as %s", self._namespace, self._name, self.identity)
@@ -162,7 +202,8 @@ class LeaderElector:
         now = _now()
         spec: dict[str, Any] = {
             "holderIdentity": holder,
-            "leaseDurationSeconds": int(self.timing.duration),
+            # Rounded up: a standby never judges the Lease expired before its holder gives up.
+            "leaseDurationSeconds": math.ceil(self.timing.duration),
             "renewTime": now,
             "acquireTime": acquired or now,
         }
