@@ -816,10 +816,12 @@ class _Builder:
         map_path: list[PathPart] = [*where, CONF_VALUES, *(["map"] if long_form else [])]
         for entry in values.entries:
             if entry.output not in ACTION_OUTPUTS:
-                self.problem(
+                # A warning, not a problem: the original's own README maps "STOP" to
+                # "create", and configs written for it must keep loading.
+                self.warn(
                     [*map_path, entry.key],
                     "an action maps payloads to 'launch' or 'delete', "
-                    f"not {_describe(entry.output)}",
+                    f"not {_describe(entry.output)}; such payloads will be ignored",
                 )
         launches = not values.has_map or any(e.output == "launch" for e in values.entries)
         if launches and launch is None:

@@ -687,26 +687,6 @@ def test_a_patch_locus_must_name_one_field(folder: Path) -> None:
             [("bindings[0].action[0].launch", 6, "required: a template file to launch")],
         ),
         (
-            "values: {map: {RUN: launch, STOP: create}}\n        launch: !relpath job.yaml",
-            [
-                (
-                    "bindings[0].action[0].values.map.STOP",
-                    7,
-                    "an action maps payloads to 'launch' or 'delete', not 'create'",
-                )
-            ],
-        ),
-        (
-            "values: {RUN: 1}\n        launch: !relpath job.yaml",
-            [
-                (
-                    "bindings[0].action[0].values.RUN",
-                    7,
-                    "an action maps payloads to 'launch' or 'delete', not the number 1",
-                )
-            ],
-        ),
-        (
             "launch: !relpath missing.yaml",
             [("bindings[0].action[0].launch", 7, "missing.yaml")],
         ),
@@ -718,6 +698,26 @@ def test_action_rules(folder: Path, action: str, found: list[tuple[str, int, str
     assert [(where, line) for where, line, _ in got] == [(w, n) for w, n, _ in found]
     for (_, _, message), (_, _, expected) in zip(got, found, strict=True):
         assert expected in message
+
+
+@pytest.mark.parametrize(
+    ("values", "where", "found"),
+    [
+        ("{map: {RUN: launch, STOP: create}}", "values.map.STOP", "not 'create'"),
+        ("{RUN: 1}", "values.RUN", "not the number 1"),
+    ],
+)
+def test_an_action_output_other_than_launch_or_delete_loads_with_a_warning(
+    folder: Path, values: str, where: str, found: str
+) -> None:
+    text = jellyfin(
+        f"    action:\n      - topic: cmd\n        values: {values}\n"
+        "        launch: !relpath job.yaml\n"
+    )
+    config = load(folder, text)
+    (warning,) = config.warnings
+    assert f":7: bindings[0].action[0].{where}: an action maps payloads to" in warning
+    assert f"{found}; such payloads will be ignored" in warning
 
 
 def test_an_action_that_only_deletes_needs_no_template(folder: Path) -> None:
