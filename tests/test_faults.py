@@ -1,0 +1,600 @@
+"""Faults survived: the whole service in-process, a real mosquitto, the fake API behind a relay.
+
+Every scenario runs under a steady command stream (patch commands on 8 Deployment switches,
+launch commands on 4 action topics) and injects one kind of fault: broker restarts and
+kills, MQTT links cut abruptly, API 5xx/429 answers, API timeouts, API connections dropped,
+watch streams cut in the middle of an event, 410 storms. Afterwards the process must be
+alive and ready again, the retained MQTT state must equal the objects, and no accepted
+command may be lost.
+
+"Accepted" means: the publisher got its PUBACK (QoS 1) for a command it published while
+mqtt-kube was connected to that same broker and subscribed (its connection counter says it
+came back after the last restart). A patch command is applied when the object holds its
+value or a later one from the same topic (patch topics coalesce: last value wins); a launch
+command is applied when its ConfigMap `cmd-<seq>` exists. Also covered: an object deleted
+between a command and its PATCH; a burst on one topic coalescing to at most two patches.
+
+MQTT_KUBE_SOAK=1 runs the long version (20 broker restarts, longer fault phases); the
+figures each scenario prints are recorded in docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp
+import aiomqtt
+import pytest
+
+from mqtt_kube.service import Service
+from mqtt_kube.testing.fakekube import FakeKube
+from mqtt_kube.testing.mosquitto import HOST, Mosquitto
+from tests.broker_fixtures import MqttProbe, TcpProxy
+from tests.service_harness import running_service, write_config
+from tests.waiting import until
+
+SOAK: Final = os.environ.get("MQTT_KUBE_SOAK") == "1"
+NAMESPACE: Final = "faults"
+SWITCHES: Final = 8
+LAUNCHERS: Final = 4
+INTERVAL: Final = 0.02  # seconds between two commands of the stream
+PHASE: Final = 8.0 if SOAK else 1.5  # seconds of fault injection per scenario
+RESTARTS: Final = 20 if SOAK else 3
+CONVERGE: Final = 60.0 if SOAK else 15.0  # seconds to catch up once the faults stop
+TEMPLATE: Final = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cmd-${match.input}
+data:
+  seq: "${match.input}"
+"""
+
+
+def config_body() -> str:
+    """8 Deployment switches (patch + retained watch of spec.replicas) and 4 launch topics."""
+    lines = ["bindings:"]
+    for n in range(SWITCHES):
+        lines += [
+            f"  - namespace: {NAMESPACE}",
+            "    resource: Deployment",
+            f"    name: app-{n}",
+            "    patch:",
+            f"      topic: app-{n}/set",
+            "      locus: spec.replicas",
+            "    watch:",
+            "      locus: spec.replicas",
+            f"      topic: app-{n}/replicas",
+            "      retain: true",
+        ]
+    lines += [
+        f"  - namespace: {NAMESPACE}",
+        "    resource: ConfigMap",
+        "    name: launcher",
+        "    action:",
+    ]
+    for n in range(LAUNCHERS):
+        lines += [
+            f"      - topic: launch-{n}",
+            "        launch: !relpath launch.yaml",
+            "        values:",
+            "          map:",
+            '            "re:^[0-9]+$": launch',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def deployment(n: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": f"app-{n}", "namespace": NAMESPACE},
+        "spec": {"replicas": 0},
+    }
+
+
+@dataclass
+class Command:
+    seq: int
+    topic: str  # relative to the prefix
+    launch: bool
+    up: bool  # mqtt-kube was connected and subscribed when it was published
+    acked: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        return self.up and self.acked
+
+
+class CommandStream:
+    """Publishes numbered commands at a steady rate with its own client, reconnecting as needed.
+
+    Command `seq` goes to switch `seq % 8` as replicas=seq, except every third, which asks
+    launcher `seq % 4` to create ConfigMap `cmd-<seq>`.
+    """
+
+    def __init__(self, broker: Mosquitto, prefix: str, *, up: Callable[[], bool]) -> None:
+        self._broker = broker
+        self._prefix = prefix
+        self._up = up
+        self.commands: list[Command] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> CommandStream:
+        self._task = asyncio.create_task(self._run(), name="command stream")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        seq = 0
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    self._broker.host, self._broker.port, identifier=f"stream-{os.getpid()}"
+                ) as client:
+                    while True:
+                        seq += 1
+                        await self._send(client, seq)
+                        await asyncio.sleep(INTERVAL)
+            except aiomqtt.MqttError:
+                await asyncio.sleep(0.05)
+
+    async def _send(self, client: aiomqtt.Client, seq: int) -> None:
+        launch = seq % 3 == 0
+        topic = f"launch-{seq % LAUNCHERS}" if launch else f"app-{seq % SWITCHES}/set"
+        command = Command(seq, topic, launch, up=self._up())
+        self.commands.append(command)
+        await client.publish(f"{self._prefix}/{topic}", str(seq), qos=1, timeout=1.0)
+        command.acked = True
+
+    def accepted(self) -> list[Command]:
+        return [c for c in self.commands if c.accepted]
+
+    def last_accepted(self) -> dict[str, int]:
+        """Switch topic → the value of its last accepted command."""
+        last: dict[str, int] = {}
+        for command in self.accepted():
+            if not command.launch:
+                last[command.topic] = command.seq
+        return last
+
+
+@dataclass
+class Bench:
+    """What a scenario works with."""
+
+    service: Service
+    fake: FakeKube
+    broker: Mosquitto
+    api_relay: FaultyRelay
+    mqtt_relay: TcpProxy
+    prefix: str
+    down: bool = False  # set by a scenario while it takes MQTT away
+    connections_expected: int = 0  # mqtt-kube's reconnect count once it is back
+    injected: dict[str, int] = field(default_factory=dict)
+
+    def up(self) -> bool:
+        mqtt = self.service.mqtt
+        return (
+            not self.down and mqtt.connected and mqtt.stats.reconnects >= self.connections_expected
+        )
+
+    def count(self, what: str, n: int = 1) -> None:
+        self.injected[what] = self.injected.get(what, 0) + n
+
+    async def back_up(self, *, seconds: float = 30.0) -> None:
+        """Wait for mqtt-kube's next connection after a fault taken by `down`."""
+        self.connections_expected += 1
+        self.down = False
+        await until(self.up, seconds=seconds)
+
+
+class FaultyRelay(TcpProxy):
+    """A TcpProxy that can also cut a watch stream in the middle of an event line."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        super().__init__(target_host, target_port)
+        self.split = asyncio.Event()
+        self.splits = 0
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                if self.split.is_set() and b'{"type":"' in data:
+                    self.split.clear()
+                    self.splits += 1
+                    start = data.index(b'{"type":"')
+                    writer.write(data[: start + (len(data) - start) // 2])
+                    await writer.drain()
+                    break
+                writer.write(data)
+                await writer.drain()
+        writer.transport.abort()
+
+
+@contextlib.asynccontextmanager
+async def bench(
+    tmp_path: Path, broker: Mosquitto, fake: FakeKube, prefix: str
+) -> AsyncIterator[Bench]:
+    """The service, talking to the broker and to the fake API each through a relay."""
+    for n in range(SWITCHES):
+        fake.put(deployment(n))
+    api_host, api_port = fake.url.removeprefix("http://").split(":")
+    async with (
+        FaultyRelay(api_host, int(api_port)) as api_relay,
+        TcpProxy(broker.host, broker.port) as mqtt_relay,
+    ):
+        (tmp_path / "launch.yaml").write_text(TEMPLATE)
+        config = write_config(
+            tmp_path, config_body(), broker=broker, fake=fake, prefix=prefix, client_id="faults"
+        )
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(
+            kubeconfig.read_text().replace(fake.url, f"http://{HOST}:{api_relay.port}")
+        )
+        text = config.read_text().replace(f"port: {broker.port}\n", f"port: {mqtt_relay.port}\n")
+        config.write_text(text)
+        async with running_service(config) as service:
+            service.client.request_timeout = 0.5
+            yield Bench(service, fake, broker, api_relay, mqtt_relay, prefix)
+
+
+async def http_status(service: Service, path: str) -> int:
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{service.http.port}{path}") as response,
+        ):
+            return response.status
+    except aiohttp.ClientError:
+        return 0
+
+
+async def retained_states(broker: Mosquitto, prefix: str) -> dict[str, str]:
+    """What a newcomer receives on every switch's state topic."""
+    topics = [f"{prefix}/app-{n}/replicas" for n in range(SWITCHES)]
+    async with MqttProbe.connect(broker, subscribe=topics) as probe:
+        return {topic: await probe.next_text(topic, timeout=5) for topic in topics}
+
+
+@dataclass
+class Outcome:
+    sent: int
+    accepted: int
+    launches_accepted: int
+    launches_applied: int
+    lost: list[str]
+    mismatches: list[str]
+    ready_after: float
+
+
+async def settle(bench: Bench, stream: CommandStream) -> Outcome:
+    """Stop the stream, then wait until every accepted command shows at the fake."""
+    await stream.stop()
+    fake = bench.fake
+
+    def lost() -> list[str]:
+        missing = []
+        objects = {
+            obj["metadata"]["name"]: obj for obj in fake.objects("apps/v1", "Deployment", NAMESPACE)
+        }
+        for topic, value in stream.last_accepted().items():
+            name = topic.removesuffix("/set")
+            replicas = objects[name]["spec"]["replicas"] if name in objects else None
+            if replicas is None or replicas < value:
+                missing.append(f"{topic}={value} (object has {replicas})")
+        names = {obj["metadata"]["name"] for obj in fake.objects("v1", "ConfigMap", NAMESPACE)}
+        missing += [
+            f"{c.topic} seq {c.seq}"
+            for c in stream.accepted()
+            if c.launch and f"cmd-{c.seq}" not in names
+        ]
+        return missing
+
+    started = time.monotonic()
+    with contextlib.suppress(TimeoutError):
+        await until(lambda: not lost(), seconds=CONVERGE)
+    with contextlib.suppress(TimeoutError):
+        await until(lambda: not bench.service.readiness(), seconds=CONVERGE)
+    ready_after = time.monotonic() - started
+    assert not bench.service.readiness(), f"not ready again: {bench.service.readiness()}"
+
+    def expected() -> dict[str, str]:
+        return {
+            f"{bench.prefix}/{obj['metadata']['name']}/replicas": str(obj["spec"]["replicas"])
+            for obj in fake.objects("apps/v1", "Deployment", NAMESPACE)
+        }
+
+    mismatches: list[str] = []
+    deadline = time.monotonic() + 5
+    while True:
+        states = await retained_states(bench.broker, bench.prefix)
+        want = expected()
+        mismatches = [
+            f"{t}: MQTT {states.get(t)!r}, object {v!r}"
+            for t, v in want.items()
+            if states.get(t) != v
+        ]
+        if not mismatches or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    accepted = stream.accepted()
+    launches = [c for c in accepted if c.launch]
+    names = {obj["metadata"]["name"] for obj in fake.objects("v1", "ConfigMap", NAMESPACE)}
+    return Outcome(
+        sent=len(stream.commands),
+        accepted=len(accepted),
+        launches_accepted=len(launches),
+        launches_applied=sum(f"cmd-{c.seq}" in names for c in launches),
+        lost=lost(),
+        mismatches=mismatches,
+        ready_after=ready_after,
+    )
+
+
+# -- scenarios: each injects one kind of fault for a while ----------------------------------
+
+
+def kill(broker: Mosquitto) -> None:
+    """SIGKILL the broker, as an OOM kill or a node failure would (no clean shutdown)."""
+    process = broker._process  # the harness stops brokers politely; this one must not be
+    assert process is not None
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+async def broker_restarts(bench: Bench) -> None:
+    for n in range(RESTARTS):
+        await asyncio.sleep(PHASE / 2)
+        bench.down = True
+        if n % 2:
+            kill(bench.broker)
+            bench.broker.start()
+            bench.count("broker killed (SIGKILL) and started")
+        else:
+            bench.broker.restart()
+            bench.count("broker restarted (SIGTERM)")
+        await bench.back_up()
+        if SOAK:
+            # Let the connection count as stable, so the reconnect backoff starts over.
+            await asyncio.sleep(10.5)
+
+
+async def mqtt_links_cut(bench: Bench) -> None:
+    for _ in range(RESTARTS):
+        await asyncio.sleep(PHASE / 2)
+        bench.down = True
+        await bench.mqtt_relay.cut()
+        bench.count("MQTT link cut")
+        await asyncio.sleep(0.2)
+        await bench.mqtt_relay.restore()
+        await bench.back_up()
+
+
+async def api_errors(bench: Bench) -> None:
+    statuses = [500, 503, 502, 504, 429]
+    deadline = time.monotonic() + PHASE
+    n = 0
+    while time.monotonic() < deadline:
+        status = statuses[n % len(statuses)]
+        bench.fake.fail_next(3, status=status, method="PATCH")
+        bench.fake.fail_next(2, status=status, method="POST")
+        bench.count(f"API answers {status}", 5)
+        n += 1
+        await asyncio.sleep(0.25)
+
+
+async def api_timeouts(bench: Bench) -> None:
+    deadline = time.monotonic() + PHASE
+    while time.monotonic() < deadline:
+        bench.fake.latency = 0.8  # above the client's 0.5 s request timeout
+        bench.count("API slower than the request timeout (0.8 s > 0.5 s) windows")
+        await asyncio.sleep(0.6)
+        bench.fake.latency = 0.0
+        await asyncio.sleep(0.4)
+
+
+async def api_connections_dropped(bench: Bench) -> None:
+    deadline = time.monotonic() + PHASE
+    while time.monotonic() < deadline:
+        await bench.api_relay.cut()
+        bench.count("API connections dropped, refused for 0.2 s")
+        await asyncio.sleep(0.2)
+        await bench.api_relay.restore()
+        await asyncio.sleep(0.3)
+
+
+async def watch_cut_mid_event(bench: Bench) -> None:
+    deadline = time.monotonic() + PHASE
+    while time.monotonic() < deadline:
+        bench.api_relay.split.set()  # the next event line through the relay is cut in half
+        await asyncio.sleep(0.2)
+        await bench.fake.cut_watches()
+        bench.count("watch streams cut by the server")
+        await asyncio.sleep(0.1)
+    assert bench.api_relay.splits > 0
+    bench.count("watch streams cut half-way through an event line", bench.api_relay.splits)
+
+
+async def gone_storm(bench: Bench) -> None:
+    deadline = time.monotonic() + PHASE
+    while time.monotonic() < deadline:
+        bench.fake.compact()
+        await bench.fake.cut_watches()
+        bench.count("410 Gone (history compacted, stream cut)")
+        await asyncio.sleep(0.1)
+
+
+SCENARIOS: Final[dict[str, Callable[[Bench], Awaitable[None]]]] = {
+    "broker restarts and kills": broker_restarts,
+    "MQTT links cut": mqtt_links_cut,
+    "API 5xx and 429": api_errors,
+    "API timeouts": api_timeouts,
+    "API connections dropped": api_connections_dropped,
+    "watch cut mid-event": watch_cut_mid_event,
+    "410 storm": gone_storm,
+}
+
+
+@pytest.mark.timeout(600 if SOAK else 60)
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+async def test_after_each_fault_the_service_is_ready_consistent_and_lost_no_command(
+    tmp_path: Path, mosquitto: Mosquitto, fake_kube: FakeKube, mqtt_prefix: str, scenario: str
+) -> None:
+    async with bench(tmp_path, mosquitto, fake_kube, mqtt_prefix) as b:
+        run_task = next(t for t in asyncio.all_tasks() if t.get_name() == "service under test")
+        async with CommandStream(mosquitto, mqtt_prefix, up=b.up) as stream:
+            await asyncio.sleep(0.5)
+            await SCENARIOS[scenario](b)
+            await asyncio.sleep(0.5)
+            outcome = await settle(b, stream)
+        assert not run_task.done()
+        assert await http_status(b.service, "/api/health") == 200
+        assert await http_status(b.service, "/api/ready") == 200
+        print(
+            f"FIGURES {scenario}: faults {b.injected}; commands sent {outcome.sent}, "
+            f"accepted {outcome.accepted}; launches accepted {outcome.launches_accepted}, "
+            f"applied {outcome.launches_applied}; lost {len(outcome.lost)}; state mismatches "
+            f"{len(outcome.mismatches)}; ready again {outcome.ready_after:.2f} s after the "
+            f"stream stopped; API errors seen {b.service.client.api_errors}; MQTT reconnects "
+            f"{b.service.mqtt.stats.reconnects}; watch relists "
+            f"{sum(w.relists for w in b.service.watches.values() if w is not None)}"
+        )
+        assert outcome.lost == []
+        assert outcome.mismatches == []
+        assert outcome.accepted > 0
+        assert b.injected
+
+
+async def test_an_object_deleted_between_command_and_patch_is_logged_and_followed(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    fake_kube: FakeKube,
+    mqtt_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with (
+        bench(tmp_path, mosquitto, fake_kube, mqtt_prefix) as b,
+        MqttProbe.connect(mosquitto, subscribe=[f"{mqtt_prefix}/app-0/replicas"]) as probe,
+    ):
+        state = f"{mqtt_prefix}/app-0/replicas"
+        assert await probe.next_text(state) == "0"
+        fake_kube.latency = 0.3
+        fake_kube.clear_requests()
+        await probe.publish(f"{mqtt_prefix}/app-0/set", "3")
+        await until(lambda: fake_kube.count(method="PATCH", path_contains="/app-0/") == 1)
+        fake_kube.delete("apps/v1", "Deployment", NAMESPACE, "app-0")
+        assert await probe.next_text(state) == ""
+        await until(lambda: "the object does not exist" in caplog.text)
+        assert f"Deployment {NAMESPACE}/app-0: command on {mqtt_prefix}/app-0/set" in caplog.text
+        assert fake_kube.get("apps/v1", "Deployment", NAMESPACE, "app-0") is None
+
+        fake_kube.latency = 0.0
+        fake_kube.put(deployment(0))
+        assert await probe.next_text(state) == "0"
+        await probe.publish(f"{mqtt_prefix}/app-0/set", "4")
+        assert await probe.next_text(state) == "4"
+        assert not b.service.readiness()
+
+
+async def test_a_burst_on_one_topic_coalesces_to_at_most_two_patches_and_the_last_wins(
+    tmp_path: Path, mosquitto: Mosquitto, fake_kube: FakeKube, mqtt_prefix: str
+) -> None:
+    burst = 200
+    async with (
+        bench(tmp_path, mosquitto, fake_kube, mqtt_prefix),
+        MqttProbe.connect(mosquitto, subscribe=[f"{mqtt_prefix}/app-1/replicas"]) as probe,
+    ):
+        state = f"{mqtt_prefix}/app-1/replicas"
+        assert await probe.next_text(state) == "0"
+        fake_kube.latency = 0.2  # the first PATCH is in flight while the rest arrive
+        fake_kube.clear_requests()
+        for value in range(1, burst + 1):
+            await probe.client.publish(f"{mqtt_prefix}/app-1/set", str(value), qos=1)
+        await until(
+            lambda: (
+                (fake_kube.get("apps/v1", "Deployment", NAMESPACE, "app-1") or {})["spec"][
+                    "replicas"
+                ]
+                == burst
+            )
+        )
+        await asyncio.sleep(0.5)
+        patches = [r for r in fake_kube.requests if r.method == "PATCH"]
+        print(f"FIGURES coalescing: {burst} commands on one topic -> {len(patches)} PATCH requests")
+        assert 1 <= len(patches) <= 2
+        assert patches[-1].body == {"spec": {"replicas": burst}}
+
+
+async def test_a_patch_that_meets_api_errors_is_retried_until_applied(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    fake_kube: FakeKube,
+    mqtt_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    state = f"{mqtt_prefix}/app-2/replicas"
+    async with (
+        bench(tmp_path, mosquitto, fake_kube, mqtt_prefix),
+        MqttProbe.connect(mosquitto, subscribe=[state]) as probe,
+    ):
+        assert await probe.next_text(state) == "0"
+        fake_kube.clear_requests()
+        fake_kube.fail_next(2, status=503, method="PATCH")
+        await probe.publish(f"{mqtt_prefix}/app-2/set", "5")
+        assert await probe.next_text(state) == "5"
+        assert fake_kube.count(method="PATCH") == 3
+    assert "injected failure: HTTP 503 ServiceUnavailable; retrying in" in caplog.text
+
+
+async def test_a_patch_refused_for_good_is_not_retried(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    fake_kube: FakeKube,
+    mqtt_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with bench(tmp_path, mosquitto, fake_kube, mqtt_prefix) as b:
+        fake_kube.clear_requests()
+        fake_kube.fail_next(1, status=422, method="PATCH")
+        async with MqttProbe.connect(mosquitto) as probe:
+            await probe.publish(f"{mqtt_prefix}/app-3/set", "2")
+        await until(lambda: b.service.counters.failed == 1)
+        await asyncio.sleep(0.5)
+        assert fake_kube.count(method="PATCH") == 1
+    assert "retrying" not in caplog.text
+
+
+async def test_a_launch_whose_answer_timed_out_is_not_launched_twice(
+    tmp_path: Path, mosquitto: Mosquitto, fake_kube: FakeKube, mqtt_prefix: str
+) -> None:
+    async with bench(tmp_path, mosquitto, fake_kube, mqtt_prefix) as b:
+        fake_kube.clear_requests()
+        fake_kube.latency = 0.8  # the server creates it, but after the client gave up
+        async with MqttProbe.connect(mosquitto) as probe:
+            await probe.publish(f"{mqtt_prefix}/launch-1", "77")
+        await until(lambda: fake_kube.count(method="POST") == 1)
+        await asyncio.sleep(0.6)
+        fake_kube.latency = 0.0
+        await until(lambda: b.service.counters.launches == 1, seconds=10)
+        assert fake_kube.count(method="POST") == 2  # the retry got 409 AlreadyExists
+        names = [o["metadata"]["name"] for o in fake_kube.objects("v1", "ConfigMap", NAMESPACE)]
+        assert names == ["cmd-77"]
+        assert b.service.counters.failed == 0
