@@ -73,12 +73,21 @@ def run_service(args: argparse.Namespace) -> int:
     from mqtt_kube import service
 
     try:
-        return asyncio.run(service.run(config))
+        return asyncio.run(service.run(config, leader_elect=args.leader_elect))
     except KeyboardInterrupt:
         return EXIT_OK
     except MqttKubeError as exc:
         logger.error("stopped: %s", exc)
         return EXIT_FAILED
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_argument(parser)
+    parser.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="with several replicas: act only while holding a Kubernetes Lease",
+    )
 
 
 def summarize(config: Config) -> list[str]:
@@ -124,7 +133,9 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Command] = {
-    "run": Command("connect and bridge until stopped (the default command)", run_service),
+    "run": Command(
+        "connect and bridge until stopped (the default command)", run_service, add_run_arguments
+    ),
     "check": Command("validate CONFIG and summarise it; nothing connects", check_config),
     "rbac": Command(
         "print the least Kubernetes RBAC that CONFIG needs, as YAML for kubectl apply -f -",
