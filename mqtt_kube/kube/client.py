@@ -97,6 +97,17 @@ class KubeClient:
 
     def __init__(self, configuration: k8s_client.Configuration) -> None:
         self._api = k8s_client.ApiClient(configuration)
+        # Each watch holds its connection for minutes. In the requests' pool (100
+        # connections) a hundred watches would leave nothing for the rest: later watches
+        # and every PATCH would wait for a connection that never frees. So streams get
+        # their own pool without a limit (one connection per shared watch, bounded by the
+        # config), while requests keep theirs.
+        pool = configuration.connection_pool_maxsize
+        configuration.connection_pool_maxsize = 0  # read once, when the pool is built
+        try:
+            self._streams = k8s_client.ApiClient(configuration)
+        finally:
+            configuration.connection_pool_maxsize = pool
         self._kinds: dict[tuple[str, str | None], KindInfo] = {}
         self.api_errors = 0
         self.request_timeout = REQUEST_TIMEOUT  # seconds for one request (not a watch)
@@ -107,6 +118,7 @@ class KubeClient:
 
     async def close(self) -> None:
         await self._api.close()
+        await self._streams.close()
 
     @asynccontextmanager
     async def _send(
@@ -118,11 +130,13 @@ class KubeClient:
         body: object = None,
         content_type: str = "application/json",
         request_timeout: aiohttp.ClientTimeout | float | None = None,
+        stream: bool = False,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """One request; yields the open response (status already checked)."""
         what = f"{method} {path}"
+        api = self._streams if stream else self._api
         try:
-            response = await self._api.call_api(
+            response = await api.call_api(
                 path,
                 method,
                 query_params=list((query or {}).items()),
@@ -174,7 +188,9 @@ class KubeClient:
     ) -> AsyncIterator[aiohttp.StreamReader]:
         """A long GET (a watch) whose body is read line by line by the caller."""
         timeout = aiohttp.ClientTimeout(connect=self.request_timeout, sock_read=read_timeout)
-        async with self._send("GET", path, query=query, request_timeout=timeout) as response:
+        async with self._send(
+            "GET", path, query=query, request_timeout=timeout, stream=True
+        ) as response:
             yield response.content
 
     async def resolve_kind(self, kind: str, api_version: str | None) -> KindInfo:
