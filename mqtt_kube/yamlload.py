@@ -166,7 +166,12 @@ def load_yaml(path: Path) -> tuple[object, list[ConfigProblem]]:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return None, [ConfigProblem("", f"cannot read the file: {reason}", source=source)]
-    loader = ConfigLoader(text, base_dir=Path(os.path.abspath(path)).parent)
+    try:
+        loader = ConfigLoader(text, base_dir=Path(os.path.abspath(path)).parent)
+    except yaml.reader.ReaderError as exc:  # the reader checks every character up front
+        at = text.count("\n", 0, exc.position) + 1
+        message = f"YAML: character #x{exc.character:04x} is not allowed ({exc.reason})"
+        return None, [ConfigProblem("", message, line=at, source=source)]
     try:
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
