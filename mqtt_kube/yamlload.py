@@ -25,6 +25,10 @@ from mqtt_kube.errors import ConfigProblem
 
 BOOL_TAG = "tag:yaml.org,2002:bool"
 MERGE_TAG = "tag:yaml.org,2002:merge"
+# Keys whose values must never be echoed in a problem: an unquoted `!x` or `*x` is
+# read as a YAML tag or alias, and the message would otherwise show the secret.
+SECRET_KEYS = frozenset({"password", "keyfile_password", "token"})
+_OUR_TAGS = frozenset({"!relpath", "!env", "!file"})
 
 PathPart = Hashable  # a mapping key (usually str) or a list index
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -90,7 +94,14 @@ class ConfigLoader(yaml.SafeLoader):
                 if key in seen:
                     data.key_problems.append((key, "this key is given twice", _line(key_node)))
                 seen.add(key)
-            data[key] = self.construct_object(value_node)
+            value = self.construct_object(value_node)
+            if key in SECRET_KEYS and isinstance(value, Failed) and value_node.tag not in _OUR_TAGS:
+                value = Failed(
+                    "a YAML tag here (not shown: the value is a secret); quote a secret that "
+                    "starts with !",
+                    _line(value_node),
+                )
+            data[key] = value
             data.lines[key] = _line(key_node)
 
     def construct_line_list(self, node: yaml.SequenceNode) -> Iterator[LineList]:
@@ -178,6 +189,9 @@ def load_yaml(path: Path) -> tuple[object, list[ConfigProblem]]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         message = " ".join(part for part in (exc.context, exc.problem) if part)
+        if (exc.problem or "").startswith("found undefined alias"):
+            # The name could be a secret written unquoted (`password: *x`); the line is enough.
+            message = "found an undefined alias: a value that starts with * must be quoted"
         return None, [ConfigProblem("", f"YAML: {message}", line=line, source=source)]
     except yaml.YAMLError as exc:
         return None, [ConfigProblem("", f"YAML: {exc}", source=source)]
