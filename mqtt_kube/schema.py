@@ -120,6 +120,24 @@ def _text(value: Any) -> str:
     return value
 
 
+def _secret(value: Any) -> str:
+    """A password: text only, and never repeated in a message."""
+    if not isinstance(value, str):
+        # YAML reads unquoted 0123 as 83 and 1.50 as 1.5: refuse rather than send a mangled one.
+        raise vol.Invalid(f"expected text, got {_kind(value)} (not shown); quote it")
+    if not value:
+        raise vol.Invalid("may not be empty")
+    return value
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return _describe(value)
+
+
 def _integer(low: int, high: int) -> Validator:
     def validate(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -311,12 +329,12 @@ TLS_SCHEMA = Strict(
 )
 AUTH_FIELDS: dict[str, dict[Any, Validator]] = {
     "none": {},
-    "basic": {vol.Required("username"): _text, vol.Optional("password"): _optional(_text)},
+    "basic": {vol.Required("username"): _text, vol.Optional("password"): _optional(_secret)},
     "mtls": {
         vol.Optional("cafile"): _optional(_existing_file),
         vol.Required("certfile"): _existing_file,
         vol.Required("keyfile"): _existing_file,
-        vol.Optional("keyfile_password"): _optional(_text),
+        vol.Optional("keyfile_password"): _optional(_secret),
         vol.Optional("protocols"): _optional(_text_list),
     },
 }
