@@ -598,3 +598,43 @@ async def test_a_launch_whose_answer_timed_out_is_not_launched_twice(
         names = [o["metadata"]["name"] for o in fake_kube.objects("v1", "ConfigMap", NAMESPACE)]
         assert names == ["cmd-77"]
         assert b.service.counters.failed == 0
+
+
+@pytest.mark.parametrize(
+    ("limit", "configured"), [(1024, "  max-payload: 1024\n"), (256 * 1024, "")]
+)
+async def test_a_payload_over_max_payload_is_dropped_with_a_warning_naming_the_topic(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    fake_kube: FakeKube,
+    mqtt_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+    limit: int,
+    configured: str,
+) -> None:
+    fake_kube.put(deployment(0))
+    body = (
+        f"bindings:\n  - namespace: {NAMESPACE}\n    resource: Deployment\n    name: app-0\n"
+        "    patch:\n      topic: app-0/set\n      locus: spec.replicas\n"
+    )
+    config = write_config(
+        tmp_path, body, broker=mosquitto, fake=fake_kube, prefix=mqtt_prefix, client_id="limits"
+    )
+    config.write_text(
+        config.read_text().replace("  keepalive: 5\n", "  keepalive: 5\n" + configured)
+    )
+    topic = f"{mqtt_prefix}/app-0/set"
+    async with running_service(config) as service, MqttProbe.connect(mosquitto) as probe:
+        assert service.config.mqtt.max_payload == limit
+        fake_kube.clear_requests()
+        await probe.publish(topic, "7" + " " * limit)  # one byte too many
+        await probe.publish(topic, "5" + " " * (limit - 1))  # exactly the limit: JSON 5
+        await until(lambda: fake_kube.count(method="PATCH") == 1)
+        await asyncio.sleep(0.2)
+        assert [r.body for r in fake_kube.requests if r.method == "PATCH"] == [
+            {"spec": {"replicas": 5}}
+        ]
+        assert service.mqtt.stats.dropped_oversize == 1
+    assert f"message on {topic} dropped: {limit + 1} bytes is more than the {limit} allowed" in (
+        caplog.text
+    )

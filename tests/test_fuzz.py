@@ -143,6 +143,7 @@ payloads = st.one_of(
     st.from_regex(r"run-[a-z0-9]{1,12}", fullmatch=True),
     st.from_regex(r"-?[0-9]{1,12}", fullmatch=True),
     st.integers(min_value=1_000, max_value=300_000).map(lambda n: "RUN" * (n // 3)),
+    st.integers(min_value=4_000, max_value=20_000).map(lambda n: "9" * n),  # past int()'s limit
 )
 
 
