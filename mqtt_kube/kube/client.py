@@ -8,6 +8,7 @@ always chosen explicitly. Every failure leaves this module as a `KubeError` subc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -17,9 +18,11 @@ from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 from kubernetes_asyncio.config.config_exception import ConfigException
+from yarl import URL
 
 from mqtt_kube.config import KubernetesSettings
 from mqtt_kube.errors import Conflict, Forbidden, Gone, Invalid, KubeError, NotFound
@@ -30,6 +33,7 @@ logger = logging.getLogger(__name__)
 MERGE_PATCH: Final = "application/merge-patch+json"
 JSON_PATCH: Final = "application/json-patch+json"
 REQUEST_TIMEOUT: Final = 30.0
+_READ_BUFSIZE: Final = 2**21  # as kubernetes_asyncio sets it: watch events can be large
 _AUTH: Final = ["BearerToken"]
 _ERRORS: Final[dict[int, type[KubeError]]] = {
     401: Forbidden,
@@ -92,6 +96,32 @@ def _home_kubeconfig() -> str | None:
     return str(home) if home.exists() else None
 
 
+def _without_environment_lookups(api: k8s_client.ApiClient) -> None:
+    """Look up the environment's proxy for the API server once, not twice per request.
+
+    kubernetes_asyncio opens its aiohttp session with `trust_env=True`, so every request
+    reads ~/.netrc and the proxy variables in the default executor: two thread hops, which
+    on a nearby API server take longer than the request itself. The proxy cannot change
+    while we run, so it is resolved here; a netrc login is never wanted (aiohttp refuses
+    it beside the bearer token anyway).
+    """
+    rest = api.rest_client
+    if rest.proxy is None:
+        with contextlib.suppress(LookupError):
+            proxy, auth = get_env_proxy_for_url(URL(api.configuration.host))
+            rest.proxy = str(proxy)
+            if auth is not None:
+                rest.proxy_headers = {
+                    **(rest.proxy_headers or {}),
+                    "Proxy-Authorization": auth.encode(),
+                }
+    session = rest.pool_manager
+    rest.pool_manager = aiohttp.ClientSession(
+        connector=session.connector, read_bufsize=_READ_BUFSIZE, trust_env=False
+    )
+    session.detach()  # the new session owns and closes the connector
+
+
 class KubeClient:
     """JSON requests to one API server, with a cache of resolved kinds."""
 
@@ -108,6 +138,8 @@ class KubeClient:
             self._streams = k8s_client.ApiClient(configuration)
         finally:
             configuration.connection_pool_maxsize = pool
+        for api in (self._api, self._streams):
+            _without_environment_lookups(api)
         self._kinds: dict[tuple[str, str | None], KindInfo] = {}
         self.api_errors = 0
         self.request_timeout = REQUEST_TIMEOUT  # seconds for one request (not a watch)
