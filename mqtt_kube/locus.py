@@ -9,13 +9,14 @@ offered for plain paths, as a single-field patch: never a read-modify-write of t
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from jsonpath_ng.exceptions import JSONPathError
-from jsonpath_ng.ext.parser import parse as parse_jsonpath
+from jsonpath_ng.ext.parser import ExtendedJsonPathParser
 from jsonpath_ng.jsonpath import Child, Fields, Index, JSONPath, Root
 
 __all__ = ["FieldPath", "Locus"]
@@ -39,16 +40,7 @@ class Locus:
         """Parse `text`, with or without a leading `$.`; ValueError on bad syntax."""
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"a JSONPath must be a non-empty string, not {text!r}")
-        try:
-            with warnings.catch_warnings():
-                # jsonpath-ng warns about syntax it will drop in 2.0 (e.g. `|`); refusing
-                # it now keeps configurations valid across that upgrade.
-                warnings.simplefilter("error", DeprecationWarning)
-                compiled = parse_jsonpath(text)
-        except DeprecationWarning as exc:
-            raise ValueError(f"JSONPath {text!r} uses deprecated syntax: {exc}") from exc
-        except (JSONPathError, ValueError, TypeError) as exc:
-            raise ValueError(f"invalid JSONPath {text!r}: {exc}") from exc
+        compiled = _compile(text)
         return cls(expression=text, field_path=_plain_chain(compiled), _compiled=compiled)
 
     @property
@@ -101,6 +93,28 @@ class Locus:
         if not self.field_path:
             raise ValueError(f"{self.expression!r} names the whole object; {what} needs a field")
         return self.field_path
+
+
+@functools.cache
+def _parser() -> ExtendedJsonPathParser:
+    # Building the parser (ply's tables) costs three times the parse itself.
+    return ExtendedJsonPathParser()
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(text: str) -> JSONPath:
+    """The parsed path; a config of thousands of bindings repeats a handful of loci."""
+    try:
+        with warnings.catch_warnings():
+            # jsonpath-ng warns about syntax it will drop in 2.0 (e.g. `|`); refusing
+            # it now keeps configurations valid across that upgrade.
+            warnings.simplefilter("error", DeprecationWarning)
+            compiled: JSONPath = _parser().parse(text)
+    except DeprecationWarning as exc:
+        raise ValueError(f"JSONPath {text!r} uses deprecated syntax: {exc}") from exc
+    except (JSONPathError, ValueError, TypeError) as exc:
+        raise ValueError(f"invalid JSONPath {text!r}: {exc}") from exc
+    return compiled
 
 
 def _plain_chain(node: JSONPath) -> FieldPath | None:
