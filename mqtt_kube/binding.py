@@ -52,6 +52,8 @@ class Binding:
         self._counters = counters
         self.kind: KindInfo | None = None  # resolved before the watch starts
         self.labels = launch_labels(spec.kind, spec.name)
+        # Watches run on every change of the object: decide once which need no mapping.
+        self._watches = tuple((watch, _is_plain(watch.values)) for watch in spec.watch)
         # (apiVersion, kind, namespace) of what `launch` created, for `delete` to clean up
         self._launched: dict[tuple[str, str, str | None], KindInfo] = {}
         self.exists: bool | None = None  # unknown until the first list
@@ -81,13 +83,15 @@ class Binding:
     def on_object(self, body: JsonObject | None) -> None:
         """The object changed (None: it does not exist); publish every watch's payload."""
         self.exists = body is not None
-        for watch in self.spec.watch:
-            payload = "" if body is None else self._watch_payload(watch, body)
+        for watch, plain in self._watches:
+            payload = "" if body is None else self._watch_payload(watch, body, plain=plain)
             if payload is not None:
                 self._board.set(watch.topic, payload, qos=watch.qos, retain=watch.retain)
 
-    def _watch_payload(self, watch: WatchSpec, body: JsonObject) -> str | None:
+    def _watch_payload(self, watch: WatchSpec, body: JsonObject, *, plain: bool) -> str | None:
         value = watch.locus.read(body)
+        if plain:
+            return encode_payload(value)  # what mapping through no map would give
         try:
             match = watch.values.match(value)
         except ValueMapError as exc:
