@@ -147,7 +147,8 @@ def _walk(obj: object, path: FieldPath) -> object:
     current = obj
     for step in path:
         if isinstance(step, str):
-            if not isinstance(current, Mapping):
+            # `type is dict` first: what JSON gives us, and far cheaper than the ABC check.
+            if type(current) is not dict and not isinstance(current, Mapping):
                 return None
             current = current.get(step, _MISSING)
             if current is _MISSING:
