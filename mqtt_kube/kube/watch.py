@@ -33,6 +33,10 @@ WATCH_TIMEOUT_SECONDS: Final = 300  # asked of the server; it ends the stream, w
 READ_SLACK_SECONDS: Final = 60  # silence beyond the server's timeout means a dead link
 
 
+# Every event goes through here: skip json.loads' argument checks and encoding sniffing.
+_decode: Final = json.JSONDecoder().decode
+
+
 class _Expired(Exception):
     """The resourceVersion we hold is too old: list again."""
 
@@ -160,7 +164,7 @@ class ResourceWatch:
 
     def _handle_line(self, line: bytes) -> None:
         try:
-            event: dict[str, Any] = json.loads(line)
+            event: dict[str, Any] = _decode(line.decode())
             kind = event["type"]
             body: JsonObject = event["object"]
         except (ValueError, KeyError, TypeError) as exc:
@@ -169,13 +173,14 @@ class ResourceWatch:
             if body.get("code") == 410:
                 raise _Expired
             raise KubeError(f"watch error {body.get('code')}: {body.get('message')}")
-        version = (body.get("metadata") or {}).get("resourceVersion")
+        metadata = body.get("metadata") or {}
+        version = metadata.get("resourceVersion")
         if version:
             self._resource_version = str(version)
         if kind == "BOOKMARK":
             return
         self.events += 1
-        key = object_key(body)
+        key = (metadata.get("namespace"), str(metadata.get("name", "")))  # as object_key()
         if key in self._listeners:
             self._deliver(key, None if kind == "DELETED" else body, force=False)
 
