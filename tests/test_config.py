@@ -318,7 +318,10 @@ def test_env_and_file_give_secrets(folder: Path, monkeypatch: pytest.MonkeyPatch
         ("!file missing.txt", "cannot read {folder}/missing.txt: No such file or directory"),
         ("!file .", "cannot read {folder}: Is a directory"),
         ("!env", "!env needs a name or path after it"),
-        ("!secret x", "unknown tag !secret: the tags mqtt-kube knows are !relpath, !env and !file"),
+        (
+            "!secret x",
+            "a YAML tag here (not shown: the value is a secret); quote a secret that starts with !",
+        ),
     ],
 )
 def test_a_tag_that_fails_is_one_problem_with_its_line(
@@ -332,6 +335,15 @@ def test_a_tag_that_fails_is_one_problem_with_its_line(
         "mqtt.auth.password",
         5,
         message.format(folder=folder),
+    )
+
+
+def test_an_unknown_tag_outside_a_secret_is_named(folder: Path) -> None:
+    text = "mqtt:\n  host: !secret x\nbindings: []\n"
+    assert only_problem(folder, text) == (
+        "mqtt.host",
+        2,
+        "unknown tag !secret: the tags mqtt-kube knows are !relpath, !env and !file",
     )
 
 
