@@ -1,0 +1,190 @@
+"""Start-up and idle cost with the original service's example config (config-basic.yaml).
+
+Start-up is timed from spawning `python -m mqtt_kube config-basic.yaml` to /api/ready
+answering 200; the baseline is spawning `python -c "import mqtt_kube.service"` to the end
+of that import (it then prints a line), so the difference is what mqtt-kube itself adds:
+reading the config, connecting, the first list of each watch. Both are repeated, in turn,
+and the medians compared.
+
+Idle cost is read from /proc over a quiet window once mqtt-kube is ready: CPU time
+(/proc/<pid>/task/*/schedstat, in nanoseconds, beside utime+stime from /proc/<pid>/stat)
+and how many times the process was woken. The baseline is a bare aiomqtt client with the
+same keepalive, idle on the same broker in the same window: what "nothing but keepalives"
+costs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Final
+
+from bench.common import (
+    Channel,
+    Figure,
+    RemoteFake,
+    Section,
+    child,
+    cpu_nanoseconds,
+    cpu_seconds,
+    fake_process,
+    median,
+    number,
+    wait_ready,
+    wakeups,
+)
+from mqtt_kube.testing.mosquitto import Mosquitto, free_port
+
+SEED: Final = Path(__file__).resolve().parents[2] / "shared" / "seed"
+STARTS: Final = 5
+IDLE_SECONDS: Final = 10.0
+SETTLE_SECONDS: Final = 2.0
+READY_SECONDS: Final = 30.0
+NAMESPACE: Final = "mqtt-kube-demo"
+IMPORT_ONLY: Final = "import mqtt_kube.service; print('{}', flush=True)"
+IDLE_CLIENT: Final = (
+    "import asyncio, sys, aiomqtt\n"
+    "async def main():\n"
+    "    async with aiomqtt.Client('127.0.0.1', int(sys.argv[1]), keepalive=60) as client:\n"
+    "        await client.subscribe('bench/idle/#')\n"
+    "        print('{}', flush=True)\n"
+    "        await asyncio.Event().wait()\n"
+    "asyncio.run(main())\n"
+)
+
+
+def seed_config(folder: Path, *, broker: Mosquitto, fake: RemoteFake, http_port: int) -> Path:
+    """config-basic.yaml unchanged but for where the broker, HTTP and the API are."""
+    text = (SEED / "config-basic.yaml").read_text()
+    for old, new in (
+        ("host: broker.emqx.io", f"host: {broker.host}"),
+        ("port: 1883", f"port: {broker.port}"),
+        ("host: 0.0.0.0\n  port: 8080", f"host: 127.0.0.1\n  port: {http_port}"),
+    ):
+        if old not in text:
+            raise ValueError(f"{SEED / 'config-basic.yaml'} no longer holds {old!r}")
+        text = text.replace(old, new)
+    text += f"\nkubernetes:\n  kubeconfig: {fake.kubeconfig}\n"
+    (folder / "job-example.yaml").write_text((SEED / "job-example.yaml").read_text())
+    path = folder / "config-basic.yaml"
+    path.write_text(text)
+    return path
+
+
+async def _import_seconds(folder: Path) -> float:
+    """From spawning the interpreter to `import mqtt_kube.service` done (not to its exit)."""
+    log = folder / "import.log"
+    started = time.monotonic()
+    async with child(["-c", IMPORT_ONLY], log=log, talk=True) as process:
+        await Channel(process, name="the import-only interpreter", log=log).read(seconds=30)
+        return time.monotonic() - started
+
+
+async def _ready_seconds(folder: Path, config: Path, *, http_port: int, attempt: int) -> float:
+    log = folder / f"startup-{attempt}.log"
+    started = time.monotonic()
+    async with child(["-m", "mqtt_kube", str(config)], log=log) as process:
+        ready = await wait_ready(http_port, process=process, log=log, seconds=READY_SECONDS)
+    return ready - started
+
+
+async def _idle(
+    folder: Path, config: Path, *, http_port: int, broker: Mosquitto
+) -> dict[str, float]:
+    """CPU and wake-ups of mqtt-kube and of the bare client over the same quiet window."""
+    log = folder / "idle.log"
+    client_log = folder / "idle-client.log"
+    async with (
+        child(["-m", "mqtt_kube", str(config)], log=log) as process,
+        child(["-c", IDLE_CLIENT, str(broker.port)], log=client_log, talk=True) as client,
+    ):
+        await wait_ready(http_port, process=process, log=log, seconds=READY_SECONDS)
+        await Channel(client, name="the idle aiomqtt client", log=client_log).read(seconds=20)
+        await asyncio.sleep(SETTLE_SECONDS)
+        pids = {"ours": process.pid, "bare": client.pid}
+        before = {k: (cpu_nanoseconds(p), cpu_seconds(p), wakeups(p)) for k, p in pids.items()}
+        started = time.monotonic()
+        await asyncio.sleep(IDLE_SECONDS)
+        after = {k: (cpu_nanoseconds(p), cpu_seconds(p), wakeups(p)) for k, p in pids.items()}
+        window = time.monotonic() - started
+    figures = {"window": window}
+    for key in pids:
+        figures[f"{key}_cpu"] = (after[key][0] - before[key][0]) / 1e9 / window
+        figures[f"{key}_ticks"] = (after[key][1] - before[key][1]) / window
+        figures[f"{key}_wakeups"] = (after[key][2] - before[key][2]) / window
+    return figures
+
+
+async def run(folder: Path) -> Section:
+    """Start mqtt-kube several times, then watch it idle; the section of the report."""
+    section = Section("Start-up and idle (config-basic.yaml, mqtt-kube as a process)")
+    imports: list[float] = []
+    readies: list[float] = []
+    with Mosquitto() as broker:
+        jellyfin = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "jellyfin", "namespace": NAMESPACE},
+            "spec": {"replicas": 1},
+            "status": {"replicas": 1, "availableReplicas": 1},
+        }
+        async with fake_process(folder, objects=[jellyfin]) as fake:
+            http_port = free_port()
+            config = seed_config(folder, broker=broker, fake=fake, http_port=http_port)
+            for attempt in range(STARTS):
+                imports.append(await _import_seconds(folder))
+                readies.append(
+                    await _ready_seconds(folder, config, http_port=http_port, attempt=attempt)
+                )
+            idle = await _idle(folder, config, http_port=http_port, broker=broker)
+    ready, imported = median(readies), median(imports)
+    section.add(
+        Figure(
+            "start to ready",
+            ready,
+            "s",
+            imported,
+            '`python -c "import mqtt_kube.service"`',
+            target="≤ baseline + 1 s",
+            met=ready - imported < 1.0,
+        )
+    )
+    section.add(
+        Figure(
+            "idle CPU",
+            idle["ours_cpu"] * 100,
+            "%",
+            idle["bare_cpu"] * 100,
+            "bare aiomqtt client, same keepalive",
+            target="< 0.1 %",
+            met=idle["ours_cpu"] < 0.001,
+        )
+    )
+    section.add(
+        Figure(
+            "idle wake-ups",
+            idle["ours_wakeups"],
+            "/s",
+            idle["bare_wakeups"],
+            "bare aiomqtt client, same keepalive",
+            target="keepalives only (≤ 1.1x)",
+            met=idle["ours_wakeups"] <= 1.1 * idle["bare_wakeups"] + 0.1,
+        )
+    )
+    section.note(
+        f"start to ready, {STARTS} starts: "
+        + ", ".join(number(s, "s") for s in readies)
+        + "; import only: "
+        + ", ".join(number(s, "s") for s in imports)
+    )
+    section.note(
+        f"mqtt-kube adds {number(ready - imported, 's')} to the interpreter and its imports"
+    )
+    section.note(
+        f"idle window {number(idle['window'], 's')}: mqtt-kube "
+        f"{idle['ours_cpu'] * 100:.3f} % CPU ({idle['ours_ticks'] * 100:.1f} % by utime+stime), "
+        f"{idle['ours_wakeups']:.1f} wake-ups/s; bare client {idle['bare_cpu'] * 100:.3f} % CPU, "
+        f"{idle['bare_wakeups']:.1f} wake-ups/s"
+    )
+    return section
