@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 ONLINE: Final = "online"
 OFFLINE: Final = "offline"
 OFFLINE_TIMEOUT: Final = 2.0  # seconds to get `offline` acknowledged on close()
+PUBLISH_TIMEOUT: Final = 10.0  # seconds for the broker to acknowledge a publish (as aiomqtt)
 STABLE_SECONDS: Final = 10.0  # a connection that lasted this long resets the backoff
 SUBSCRIBE_BATCH: Final = 100  # topics per SUBSCRIBE packet
 # aiomqtt logs a warning above 10 pending calls; the state board keeps hundreds in flight.
@@ -126,14 +128,15 @@ class MqttConnection:
             logger.debug("not connected to MQTT; %s not published", topic)
             return False
         try:
-            async with asyncio.timeout(None) as guard:
+            async with asyncio.timeout(PUBLISH_TIMEOUT) as guard:
                 self._in_flight.add(guard)
                 try:
-                    await client.publish(topic, payload, qos=qos, retain=retain)
+                    # This deadline replaces aiomqtt's own, which costs a task per publish.
+                    await client.publish(topic, payload, qos=qos, retain=retain, timeout=math.inf)
                 finally:
                     self._in_flight.discard(guard)
         except TimeoutError:
-            logger.debug("MQTT connection lost; %s not published", topic)
+            logger.debug("MQTT connection lost or too slow; %s not published", topic)
             return False
         except aiomqtt.MqttError as exc:
             logger.debug("%s not published: %s", topic, exc)
