@@ -83,7 +83,9 @@ class Section:
 def number(value: float, unit: str = "") -> str:
     """A value with a precision that suits its size, and its unit."""
     size = abs(value)
-    if size == 0 or size >= 100:
+    if not unit and value == int(value):
+        text = f"{int(value):,}"  # a count
+    elif size == 0 or size >= 100:
         text = f"{value:,.0f}"
     elif size >= 10:
         text = f"{value:.1f}"
