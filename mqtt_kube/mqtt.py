@@ -5,7 +5,8 @@ is that loop (the only one). Each connection announces `online` (retained) on th
 availability topic, with `offline` as its Last Will, subscribes to every topic asked for
 so far, runs the after-connect hooks (republish state, discovery), and hands each incoming
 message to one synchronous handler. Publishing never raises on a dropped link: it answers
-False and the hooks republish after the next connect.
+False and the hooks republish after the next connect. The session is persistent (a stable
+client-id, clean_session off), so the broker keeps our QoS 1 messages across a drop.
 
 It deliberately knows nothing about bindings or routing: the handler decides what a
 message means, and it must not block (it runs in the receive loop, so nothing queues here).
@@ -329,7 +330,11 @@ class MqttConnection:
             username=settings.username,
             password=settings.password,
             keepalive=settings.keepalive,
-            clean_session=True,
+            # A persistent session: QoS 1 commands the broker had sent when a link dropped,
+            # or received while we were away, are delivered again after the reconnect (at
+            # least once). Measured over 60 links cut under a 1 kHz stream: clean sessions
+            # lost 13 of ~6,200 acknowledged messages, this none (docs/reliability.md).
+            clean_session=False,
             will=aiomqtt.Will(settings.availability_topic, OFFLINE, qos=1, retain=True),
             tls_context=self._tls_context(settings.tls) if settings.tls else None,
         )
