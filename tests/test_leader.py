@@ -91,7 +91,7 @@ async def test_the_standby_waits_as_long_as_the_leader_renews(
     leader, standby = candidate(client, "leader"), candidate(client, "standby")
     await leader.acquire()
     async with background(leader.hold(), "hold"), background(standby.acquire(), "standby"):
-        await asyncio.sleep(3 * TIMING.duration)
+        await asyncio.sleep(2 * TIMING.duration)
         assert leader.is_leader
         assert not standby.is_leader
         assert holder(fake_kube) == "leader"
