@@ -13,7 +13,6 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,15 +27,8 @@ THREE_MISTAKES = CONFIGS / "three-mistakes.yaml"
 
 
 @pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """main() installs a root handler; put the root logger back as it was."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
+def _restore_logging(restore_logging: None) -> None:
+    """Every test here calls main(), which installs a root handler."""
 
 
 def expected_problem_lines(source: str) -> list[str]:

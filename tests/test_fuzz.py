@@ -19,7 +19,6 @@ association type and 2,000 configs.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -378,18 +377,6 @@ def mutate(lines: list[str], steps: list[tuple[Any, ...]]) -> str:
             other = step[2] % len(lines)
             lines[at], lines[other] = lines[other], line
     return "\n".join(lines) + "\n"
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """main() installs a root handler; put the root logger back as it was."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
 
 
 def assert_check_answer(status: int, out: str, err: str, source: str) -> None:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Final
 
@@ -244,18 +244,6 @@ def test_a_config_problem_never_shows_the_secret(
     for secret in (*SECRETS, "3.1415926", "1234.5678"):
         assert secret not in text
         assert secret not in repr(caught.value.problems)
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """main() installs a root handler; put the root logger back as it was."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
 
 
 @pytest.mark.usefixtures("restore_logging")
