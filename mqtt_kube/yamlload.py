@@ -68,7 +68,12 @@ def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
-class ConfigLoader(yaml.SafeLoader):
+# libyaml's parser, where PyYAML was built with it, reads a large file about five times
+# faster than the pure-Python one and leaves far less garbage behind.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class ConfigLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """The safe loader, without YAML 1.1's yes/no/on/off booleans, plus our three tags."""
 
     base_dir: Path = Path()
@@ -177,14 +182,14 @@ def load_yaml(path: Path) -> tuple[object, list[ConfigProblem]]:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return None, [ConfigProblem("", f"cannot read the file: {reason}", source=source)]
+    loader = None
     try:
         loader = ConfigLoader(text, base_dir=Path(os.path.abspath(path)).parent)
-    except yaml.reader.ReaderError as exc:  # the reader checks every character up front
+        data = loader.get_single_data()
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
         at = text.count("\n", 0, exc.position) + 1
         message = f"YAML: character #x{exc.character:04x} is not allowed ({exc.reason})"
         return None, [ConfigProblem("", message, line=at, source=source)]
-    try:
-        data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -196,7 +201,8 @@ def load_yaml(path: Path) -> tuple[object, list[ConfigProblem]]:
     except yaml.YAMLError as exc:
         return None, [ConfigProblem("", f"YAML: {exc}", source=source)]
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     problems = [
         ConfigProblem(format_path(where), message, line=line, source=source)
         for where, message, line in _settle(data, ())
