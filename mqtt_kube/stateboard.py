@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from typing import Final, Protocol
 
 logger = logging.getLogger(__name__)
@@ -29,35 +28,30 @@ class Publisher(Protocol):
     ) -> bool: ...
 
 
-@dataclass(frozen=True)
-class State:
-    payload: str
-    qos: int
-    retain: bool
-
-
 class StateBoard:
     """Latest state per topic, and the task that publishes it."""
 
     def __init__(self, publisher: Publisher) -> None:
         self._publisher = publisher
-        self._latest: dict[str, State] = {}
+        self._latest: dict[str, str] = {}  # topic → payload
+        self._options: dict[str, tuple[int, bool]] = {}  # topic → (qos, retain)
         self._published: dict[str, str] = {}
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
 
     def set(self, topic: str, payload: str, *, qos: int, retain: bool) -> None:
         """Record the state of `topic`; it is published if it differs from what was sent."""
-        current = self._latest.get(topic)
-        if current is not None and current.payload == payload:
+        # Called for every watch event: plain dict work, nothing allocated per call.
+        if self._latest.get(topic) == payload:
             return
-        self._latest[topic] = State(payload, qos, retain)
+        self._latest[topic] = payload
+        self._options[topic] = (qos, retain)
         self._dirty.add(topic)
         self._wake.set()
 
     def snapshot(self) -> dict[str, str]:
         """Topic → latest payload, for /api/status."""
-        return {topic: state.payload for topic, state in self._latest.items()}
+        return dict(self._latest)
 
     def __len__(self) -> int:
         return len(self._latest)
@@ -68,9 +62,7 @@ class StateBoard:
             await self._wake.wait()
             self._wake.clear()
             topics, self._dirty = self._dirty, set()
-            await self._publish(
-                [t for t in topics if self._latest[t].payload != self._published.get(t)]
-            )
+            await self._publish([t for t in topics if self._latest[t] != self._published.get(t)])
 
     async def republish(self) -> None:
         """Publish every known state again (after a reconnect or Home Assistant's birth)."""
@@ -89,7 +81,8 @@ class StateBoard:
         await asyncio.gather(*(send() for _ in range(min(_WINDOW, len(topics)))))
 
     async def _publish_one(self, topic: str) -> None:
-        state = self._latest[topic]
-        if await self._publisher.publish(topic, state.payload, qos=state.qos, retain=state.retain):
-            self._published[topic] = state.payload
-            logger.debug("published %s = %r", topic, state.payload[:200])
+        payload = self._latest[topic]
+        qos, retain = self._options[topic]
+        if await self._publisher.publish(topic, payload, qos=qos, retain=retain):
+            self._published[topic] = payload
+            logger.debug("published %s = %r", topic, payload[:200])

@@ -116,7 +116,11 @@ class ResourceWatch:
             if key in self._listeners:
                 seen[key] = item
         for key in self._listeners:
-            self._deliver(key, seen.get(key), force=not self.synced)
+            found = seen.get(key)
+            version = (
+                None if found is None else (found.get("metadata") or {}).get("resourceVersion")
+            )
+            self._deliver(key, found, version, force=not self.synced)
         self._resource_version = str((body.get("metadata") or {}).get("resourceVersion") or "")
         self.synced = True
         self.healthy = True
@@ -182,10 +186,15 @@ class ResourceWatch:
         self.events += 1
         key = (metadata.get("namespace"), str(metadata.get("name", "")))  # as object_key()
         if key in self._listeners:
-            self._deliver(key, None if kind == "DELETED" else body, force=False)
+            if kind == "DELETED":
+                self._deliver(key, None, None, force=False)
+            else:
+                self._deliver(key, body, version, force=False)
 
-    def _deliver(self, key: ObjectKey, body: JsonObject | None, *, force: bool) -> None:
-        version = None if body is None else (body.get("metadata") or {}).get("resourceVersion")
+    def _deliver(
+        self, key: ObjectKey, body: JsonObject | None, version: str | None, *, force: bool
+    ) -> None:
+        """Hand `body` (at `version`) to the object's listeners, unless they have seen it."""
         if not force and self._versions.get(key, "") == version:
             return
         self._versions[key] = version
