@@ -3,16 +3,23 @@
 Liveness (`/api/health`) only says the event loop turns and nothing is fatally broken —
 a broker outage alone must not make Kubernetes restart the pod. Readiness (`/api/ready`)
 says MQTT is connected and every watch has synced, with the reasons when it is not.
+
+`http.max-connections` caps the open connections, idle ones included, where they are
+accepted: a connection beyond the cap closes the oldest one. A flood of idle sockets
+therefore cannot lock the kubelet's probes out; it only shortens how long sockets stay
+open.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Protocol
 
 from aiohttp import web
 
 from mqtt_kube.config import HttpSettings
+from mqtt_kube.errors import MqttKubeError
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +37,10 @@ class Observable(Protocol):
 
 
 _SERVICE = web.AppKey("service", Observable)
-_LIMIT = web.AppKey("max_connections", int)
-_RUNNER = web.AppKey("runner", web.AppRunner)
+
+
+class HttpError(MqttKubeError):
+    """The endpoints cannot be served, e.g. the port is taken."""
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -56,21 +65,9 @@ async def _metrics(request: web.Request) -> web.Response:
     )
 
 
-@web.middleware
-async def _limit_connections(request: web.Request, handler: Any) -> web.StreamResponse:
-    server = request.app[_RUNNER].server
-    if server is not None and len(server.connections) > request.app[_LIMIT]:
-        raise web.HTTPServiceUnavailable(
-            text="too many connections\n", headers={"Connection": "close"}
-        )
-    response: web.StreamResponse = await handler(request)
-    return response
-
-
-def build_app(service: Observable, *, max_connections: int) -> web.Application:
-    app = web.Application(middlewares=[_limit_connections])
+def build_app(service: Observable) -> web.Application:
+    app = web.Application()
     app[_SERVICE] = service
-    app[_LIMIT] = max_connections
     app.router.add_get("/api/health", _health)
     app.router.add_get("/api/ready", _ready)
     app.router.add_get("/api/status", _status)
@@ -83,20 +80,59 @@ class HttpServer:
 
     def __init__(self, settings: HttpSettings, service: Observable) -> None:
         self._settings = settings
-        self._app = build_app(service, max_connections=settings.max_connections)
         self._runner = web.AppRunner(
-            self._app, handle_signals=False, access_log=None, shutdown_timeout=1.0
+            build_app(service), handle_signals=False, access_log=None, shutdown_timeout=1.0
         )
-        self._app[_RUNNER] = self._runner
+        self._listener: asyncio.Server | None = None
         self.port = settings.port
 
     async def start(self) -> None:
+        """Listen; raises HttpError (naming bind:port) when that is not possible."""
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._settings.bind, self._settings.port)
-        await site.start()
-        if self._runner.addresses:  # the port actually bound, when 0 was asked for
-            self.port = int(self._runner.addresses[0][1])
-        logger.info("HTTP endpoints on http://%s:%s/api/health", self._settings.bind, self.port)
+        bind, port = self._settings.bind, self._settings.port
+        try:
+            self._listener = await asyncio.get_running_loop().create_server(
+                self._accept, bind, port
+            )
+        except OSError as exc:
+            await self._runner.cleanup()
+            reason = exc.strerror or str(exc)
+            raise HttpError(f"HTTP endpoints: cannot listen on {bind}:{port}: {reason}") from exc
+        self.port = int(self._listener.sockets[0].getsockname()[1])  # the one bound for port 0
+        logger.info("HTTP endpoints on http://%s:%s/api/health", bind, self.port)
+
+    def _accept(self) -> asyncio.Protocol:
+        server = self._runner.server
+        assert server is not None  # set up in start(), before listening
+        return _Admission(server, self._settings.max_connections)
 
     async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
         await self._runner.cleanup()
+        if self._listener is not None:
+            await self._listener.wait_closed()
+
+
+class _Admission(asyncio.Protocol):
+    """The first protocol of an accepted connection: makes room, then hands it to aiohttp.
+
+    Connections are admitted one at a time, in the order they were accepted, so the count
+    of open ones is exact even when many arrive at once.
+    """
+
+    def __init__(self, server: web.Server, limit: int) -> None:
+        self._server = server
+        self._limit = limit
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        open_ones = [
+            handler
+            for handler in self._server.connections  # oldest first
+            if handler.transport is not None and not handler.transport.is_closing()
+        ]
+        for handler in open_ones[: max(0, len(open_ones) - self._limit + 1)]:
+            handler.force_close()
+        handler = self._server()
+        transport.set_protocol(handler)
+        handler.connection_made(transport)

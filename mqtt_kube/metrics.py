@@ -28,10 +28,14 @@ class CommandCounters:
 def render_metrics(*, counters: Iterable[Sample], gauges: Iterable[Sample]) -> str:
     """Prometheus text exposition of `mqtt_kube_<name>_total` counters and gauges."""
     lines: list[str] = []
-    for name, help_text, value in counters:
-        full = f"mqtt_kube_{name}_total"
-        lines += [f"# HELP {full} {help_text}", f"# TYPE {full} counter", f"{full} {value:g}"]
-    for name, help_text, value in gauges:
-        full = f"mqtt_kube_{name}"
-        lines += [f"# HELP {full} {help_text}", f"# TYPE {full} gauge", f"{full} {value:g}"]
+    for suffix, kind, samples in (("_total", "counter", counters), ("", "gauge", gauges)):
+        for name, help_text, value in samples:
+            full = f"mqtt_kube_{name}{suffix}"
+            lines += [f"# HELP {full} {help_text}", f"# TYPE {full} {kind}"]
+            lines.append(f"{full} {_number(value)}")
     return "\n".join(lines) + "\n"
+
+
+def _number(value: float) -> str:
+    """A whole number as an integer (never `1.23457e+06`), any other at full precision."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))

@@ -1,5 +1,9 @@
 """The HTTP endpoints over a real socket: health, readiness, status, metrics, the cap.
 
+The connection cap is checked with raw sockets: idle ones beyond it are closed oldest
+first as new ones are accepted, and /api/health answers through a flood. Also: whole
+numbers in /metrics, and a port already in use.
+
 The service behind them is a small stand-in implementing the `Observable` seam; the
 real service's answers are checked end to end in test_lifecycle.py.
 """
@@ -7,6 +11,7 @@ real service's answers are checked end to end in test_lifecycle.py.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +19,7 @@ import aiohttp
 import pytest
 
 from mqtt_kube.config import HttpSettings
-from mqtt_kube.http import HttpServer
+from mqtt_kube.http import HttpError, HttpServer
 from mqtt_kube.metrics import render_metrics
 
 
@@ -82,16 +87,64 @@ async def test_status_is_json_and_metrics_are_prometheus_text(served) -> None:
     assert "mqtt_kube_mqtt_connected 1\n" in body
 
 
-async def test_connections_beyond_the_cap_are_refused(served) -> None:
-    _, base, _ = served
+async def open_sockets(base: str, count: int) -> list[tuple[asyncio.StreamReader, Any]]:
     host, port = base.removeprefix("http://").split(":")
-    idle = [await asyncio.open_connection(host, int(port)) for _ in range(4)]
+    return [await asyncio.open_connection(host, int(port)) for _ in range(count)]
+
+
+async def closed_by_the_server(reader: asyncio.StreamReader) -> bool:
+    """True once the server closes the socket (fails the test if it never does)."""
+    async with asyncio.timeout(5):
+        return await reader.read() == b""
+
+
+async def raw_get(reader: asyncio.StreamReader, writer: Any, path: str) -> bytes:
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+    async with asyncio.timeout(5):
+        return await reader.readline()
+
+
+async def test_the_cap_holds_at_accept_time_by_closing_the_oldest_connections(served) -> None:
+    _, base, _ = served
+    sockets = await open_sockets(base, 10)  # idle: not one byte sent
+    try:
+        for reader, _ in sockets[:7]:
+            assert await closed_by_the_server(reader)
+        # the newest three are still open and served
+        for reader, writer in sockets[7:]:
+            assert await raw_get(reader, writer, "/api/health") == b"HTTP/1.1 200 OK\r\n"
+    finally:
+        for _, writer in sockets:
+            writer.close()
+
+
+async def test_health_answers_200_through_a_flood_of_idle_connections(served) -> None:
+    _, base, _ = served
+    sockets = await open_sockets(base, 3)
     try:
         status, body = await get(f"{base}/api/health")
-        assert status == 503
-        assert "too many connections" in body
+        assert (status, body) == (200, '{"healthy": true, "reason": "ok"}')
+        assert await closed_by_the_server(sockets[0][0])  # the oldest made room
     finally:
-        for _, writer in idle:
+        for _, writer in sockets:
             writer.close()
-    await asyncio.sleep(0.1)
-    assert (await get(f"{base}/api/health"))[0] == 200
+
+
+def test_whole_numbers_are_printed_as_integers() -> None:
+    text = render_metrics(
+        counters=[("messages_out", "MQTT messages published", 1234567.0)],
+        gauges=[("ratio", "A fraction", 0.125), ("big", "A large gauge", 12345678901)],
+    )
+    assert "mqtt_kube_messages_out_total 1234567\n" in text
+    assert "mqtt_kube_ratio 0.125\n" in text
+    assert "mqtt_kube_big 12345678901\n" in text
+
+
+async def test_a_port_in_use_is_one_error_naming_bind_and_port() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = HttpServer(HttpSettings(bind="127.0.0.1", port=port), StandIn())
+        with pytest.raises(HttpError, match=rf"cannot listen on 127\.0\.0\.1:{port}: "):
+            await server.start()
