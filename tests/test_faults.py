@@ -9,10 +9,17 @@ command may be lost.
 
 "Accepted" means: the publisher got its PUBACK (QoS 1) for a command it published while
 mqtt-kube was connected to that same broker and subscribed (its connection counter says it
-came back after the last restart). A patch command is applied when the object holds its
-value or a later one from the same topic (patch topics coalesce: last value wins); a launch
-command is applied when its ConfigMap `cmd-<seq>` exists. Also covered: an object deleted
-between a command and its PATCH; a burst on one topic coalescing to at most two patches.
+came back after the last restart). Every command carries its own sequence number, and each
+accepted one is checked on its own: a patch is applied when its Deployment took that
+replicas value at some write (every write of the fake's store is recorded, so a value
+overwritten later still counts), a launch when its ConfigMap `cmd-<seq>` was created.
+Patch topics coalesce (last value wins), which could hide a lost command behind a later
+one; so a switch gets no new command while its last accepted one has not reached the API
+server, and a launcher none while half the action queue's worth of its accepted ones have
+not. "Ready again" is timed from the moment each fault ends (the broker listening again,
+the link restored, the fault phase over) to `readiness()` being empty. Also covered: an
+object deleted between a command and its PATCH; a burst on one topic coalescing to at most
+two patches.
 
 MQTT_KUBE_SOAK=1 runs the long version (20 broker restarts, longer fault phases); the
 figures each scenario prints are recorded in docs/reliability.md.
@@ -35,10 +42,12 @@ import aiomqtt
 import pytest
 
 import mqtt_kube.mqtt as mqtt_module
+from mqtt_kube.commands import ACTION_QUEUE_LIMIT
 from mqtt_kube.config import MqttSettings
 from mqtt_kube.mqtt import MqttConnection
 from mqtt_kube.service import Service
 from mqtt_kube.testing.fakekube import FakeKube
+from mqtt_kube.testing.fakekube_resources import Resource
 from mqtt_kube.testing.mosquitto import HOST, Mosquitto
 from tests.broker_fixtures import MqttProbe, TcpProxy
 from tests.service_harness import running_service, write_config
@@ -117,18 +126,56 @@ class Command:
         return self.up and self.acked
 
 
+class Applied:
+    """What reached the API server: every replicas value each Deployment took, every ConfigMap.
+
+    Recorded at each write of the fake's store, so a value overwritten later still counts.
+    """
+
+    def __init__(self, fake: FakeKube) -> None:
+        self._store = fake.store
+        self._replicas: dict[str, set[int]] = {}
+        self._created: set[str] = set()
+        self._store.listeners.append(self._written)
+
+    def close(self) -> None:
+        self._store.listeners.remove(self._written)
+
+    def _written(self, resource: Resource, namespace: str, name: str) -> None:
+        obj = self._store.get(resource, namespace, name)
+        if obj is None or namespace != NAMESPACE:
+            return
+        if resource.kind == "Deployment":
+            self._replicas.setdefault(name, set()).add(obj["spec"]["replicas"])
+        elif resource.kind == "ConfigMap":
+            self._created.add(name)
+
+    def holds(self, command: Command) -> bool:
+        if command.launch:
+            return f"cmd-{command.seq}" in self._created
+        return command.seq in self._replicas.get(command.topic.removesuffix("/set"), set())
+
+
 class CommandStream:
     """Publishes numbered commands at a steady rate with its own client, reconnecting as needed.
 
-    Command `seq` goes to switch `seq % 8` as replicas=seq, except every third, which asks
-    launcher `seq % 4` to create ConfigMap `cmd-<seq>`.
+    Every third tick asks a launcher to create ConfigMap `cmd-<seq>`, the others ask a switch
+    for replicas=seq. A tick goes to the first topic from its turn that is not full: a switch
+    is full while its last accepted command has not reached the API server (so coalescing
+    never replaces an accepted command), a launcher while half the action queue's worth of
+    them have not (so the queue never overflows). A tick with every topic full sends nothing.
     """
 
-    def __init__(self, broker: Mosquitto, prefix: str, *, up: Callable[[], bool]) -> None:
+    def __init__(
+        self, broker: Mosquitto, prefix: str, fake: FakeKube, *, up: Callable[[], bool]
+    ) -> None:
         self._broker = broker
         self._prefix = prefix
         self._up = up
+        self.applied = Applied(fake)
         self.commands: list[Command] = []
+        self.held = 0  # ticks that sent nothing: every topic of their kind was full
+        self._waiting: dict[str, list[Command]] = {}  # topic → accepted, not applied yet
         self._task: asyncio.Task[None] | None = None
         # Stopped by a flag, not by cancellation: a cancelled aiomqtt client can hang in
         # its own disconnect.
@@ -140,6 +187,7 @@ class CommandStream:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+        self.applied.close()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -148,37 +196,53 @@ class CommandStream:
             self._task = None
 
     async def _run(self) -> None:
-        seq = 0
+        tick = 0
         while not self._stopping.is_set():
             try:
                 async with aiomqtt.Client(
                     self._broker.host, self._broker.port, identifier=f"stream-{os.getpid()}"
                 ) as client:
                     while not self._stopping.is_set():
-                        seq += 1
-                        await self._send(client, seq)
+                        tick += 1
+                        topic = self._free_topic(tick)
+                        if topic is None:
+                            self.held += 1
+                        else:
+                            await self._send(client, topic)
                         await asyncio.sleep(INTERVAL)
             except aiomqtt.MqttError:
                 await asyncio.sleep(0.05)
 
-    async def _send(self, client: aiomqtt.Client, seq: int) -> None:
-        launch = seq % 3 == 0
-        topic = f"launch-{seq % LAUNCHERS}" if launch else f"app-{seq % SWITCHES}/set"
-        command = Command(seq, topic, launch, up=self._up())
+    def _free_topic(self, tick: int) -> str | None:
+        if tick % 3 == 0:
+            turn, limit = tick // 3, ACTION_QUEUE_LIMIT // 2
+            topics = [f"launch-{(turn + n) % LAUNCHERS}" for n in range(LAUNCHERS)]
+        else:
+            limit = 1
+            topics = [f"app-{(tick + n) % SWITCHES}/set" for n in range(SWITCHES)]
+        return next((t for t in topics if len(self._unapplied(t)) < limit), None)
+
+    def _unapplied(self, topic: str) -> list[Command]:
+        waiting = self._waiting[topic] = [
+            c for c in self._waiting.get(topic, []) if not self.applied.holds(c)
+        ]
+        return waiting
+
+    async def _send(self, client: aiomqtt.Client, topic: str) -> None:
+        seq = len(self.commands) + 1
+        command = Command(seq, topic, topic.startswith("launch-"), up=self._up())
         self.commands.append(command)
         await client.publish(f"{self._prefix}/{topic}", str(seq), qos=1, timeout=1.0)
         command.acked = True
+        if command.accepted:
+            self._waiting.setdefault(topic, []).append(command)
 
     def accepted(self) -> list[Command]:
         return [c for c in self.commands if c.accepted]
 
-    def last_accepted(self) -> dict[str, int]:
-        """Switch topic → the value of its last accepted command."""
-        last: dict[str, int] = {}
-        for command in self.accepted():
-            if not command.launch:
-                last[command.topic] = command.seq
-        return last
+    def lost(self) -> list[Command]:
+        """Accepted commands that have not reached the API server (yet)."""
+        return [c for topic in list(self._waiting) for c in self._unapplied(topic)]
 
 
 @dataclass
@@ -194,6 +258,7 @@ class Bench:
     down: bool = False  # set by a scenario while it takes MQTT away
     connections_expected: int = 0  # mqtt-kube's reconnect count once it is back
     injected: dict[str, int] = field(default_factory=dict)
+    recoveries: list[float] = field(default_factory=list)  # seconds from a fault's end to ready
 
     def up(self) -> bool:
         mqtt = self.service.mqtt
@@ -209,6 +274,11 @@ class Bench:
         self.connections_expected += 1
         self.down = False
         await until(self.up, seconds=seconds)
+
+    async def recovered(self, ended: float) -> None:
+        """Wait for readiness again; note how long after `ended` (a monotonic time) it came."""
+        await until(lambda: not self.service.readiness(), seconds=CONVERGE)
+        self.recoveries.append(time.monotonic() - ended)
 
 
 class FaultyRelay(TcpProxy):
@@ -282,43 +352,22 @@ async def retained_states(broker: Mosquitto, prefix: str) -> dict[str, str]:
 @dataclass
 class Outcome:
     sent: int
-    accepted: int
-    launches_accepted: int
-    launches_applied: int
-    lost: list[str]
+    accepted: list[Command]
+    lost: list[Command]
     mismatches: list[str]
-    ready_after: float
+
+    def tally(self, *, launch: bool) -> str:
+        accepted = [c for c in self.accepted if c.launch == launch]
+        lost = sum(c.launch == launch for c in self.lost)
+        return f"accepted {len(accepted)}, applied {len(accepted) - lost}"
 
 
 async def settle(bench: Bench, stream: CommandStream) -> Outcome:
-    """Stop the stream, then wait until every accepted command shows at the fake."""
+    """Stop the stream, wait until every accepted command shows at the fake, compare states."""
     await stream.stop()
     fake = bench.fake
-
-    def lost() -> list[str]:
-        missing = []
-        objects = {
-            obj["metadata"]["name"]: obj for obj in fake.objects("apps/v1", "Deployment", NAMESPACE)
-        }
-        for topic, value in stream.last_accepted().items():
-            name = topic.removesuffix("/set")
-            replicas = objects[name]["spec"]["replicas"] if name in objects else None
-            if replicas is None or replicas < value:
-                missing.append(f"{topic}={value} (object has {replicas})")
-        names = {obj["metadata"]["name"] for obj in fake.objects("v1", "ConfigMap", NAMESPACE)}
-        missing += [
-            f"{c.topic} seq {c.seq}"
-            for c in stream.accepted()
-            if c.launch and f"cmd-{c.seq}" not in names
-        ]
-        return missing
-
-    started = time.monotonic()
     with contextlib.suppress(TimeoutError):
-        await until(lambda: not lost(), seconds=CONVERGE)
-    with contextlib.suppress(TimeoutError):
-        await until(lambda: not bench.service.readiness(), seconds=CONVERGE)
-    ready_after = time.monotonic() - started
+        await until(lambda: not stream.lost(), seconds=CONVERGE)
     assert not bench.service.readiness(), f"not ready again: {bench.service.readiness()}"
 
     def expected() -> dict[str, str]:
@@ -340,18 +389,7 @@ async def settle(bench: Bench, stream: CommandStream) -> Outcome:
         if not mismatches or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.2)
-    accepted = stream.accepted()
-    launches = [c for c in accepted if c.launch]
-    names = {obj["metadata"]["name"] for obj in fake.objects("v1", "ConfigMap", NAMESPACE)}
-    return Outcome(
-        sent=len(stream.commands),
-        accepted=len(accepted),
-        launches_accepted=len(launches),
-        launches_applied=sum(f"cmd-{c.seq}" in names for c in launches),
-        lost=lost(),
-        mismatches=mismatches,
-        ready_after=ready_after,
-    )
+    return Outcome(len(stream.commands), stream.accepted(), stream.lost(), mismatches)
 
 
 # -- scenarios: each injects one kind of fault for a while ----------------------------------
@@ -376,7 +414,9 @@ async def broker_restarts(bench: Bench) -> None:
         else:
             bench.broker.restart()
             bench.count("broker restarted (SIGTERM)")
+        ended = time.monotonic()
         await bench.back_up()
+        await bench.recovered(ended)
         if SOAK:
             # Let the connection count as stable, so the reconnect backoff starts over.
             await asyncio.sleep(10.5)
@@ -390,7 +430,9 @@ async def mqtt_links_cut(bench: Bench) -> None:
         bench.count("MQTT link cut")
         await asyncio.sleep(0.2)
         await bench.mqtt_relay.restore()
+        ended = time.monotonic()
         await bench.back_up()
+        await bench.recovered(ended)
 
 
 async def api_errors(bench: Bench) -> None:
@@ -404,6 +446,7 @@ async def api_errors(bench: Bench) -> None:
         bench.count(f"API answers {status}", 5)
         n += 1
         await asyncio.sleep(0.25)
+    await bench.recovered(time.monotonic())
 
 
 async def api_timeouts(bench: Bench) -> None:
@@ -414,6 +457,7 @@ async def api_timeouts(bench: Bench) -> None:
         await asyncio.sleep(0.6)
         bench.fake.latency = 0.0
         await asyncio.sleep(0.4)
+    await bench.recovered(time.monotonic())
 
 
 async def api_connections_dropped(bench: Bench) -> None:
@@ -424,6 +468,7 @@ async def api_connections_dropped(bench: Bench) -> None:
         await asyncio.sleep(0.2)
         await bench.api_relay.restore()
         await asyncio.sleep(0.3)
+    await bench.recovered(time.monotonic())
 
 
 async def watch_cut_mid_event(bench: Bench) -> None:
@@ -434,6 +479,7 @@ async def watch_cut_mid_event(bench: Bench) -> None:
         await bench.fake.cut_watches()
         bench.count("watch streams cut by the server")
         await asyncio.sleep(0.1)
+    await bench.recovered(time.monotonic())
     assert bench.api_relay.splits > 0
     bench.count("watch streams cut half-way through an event line", bench.api_relay.splits)
 
@@ -445,6 +491,7 @@ async def gone_storm(bench: Bench) -> None:
         await bench.fake.cut_watches()
         bench.count("410 Gone (history compacted, stream cut)")
         await asyncio.sleep(0.1)
+    await bench.recovered(time.monotonic())
 
 
 SCENARIOS: Final[dict[str, Callable[[Bench], Awaitable[None]]]] = {
@@ -465,7 +512,7 @@ async def test_after_each_fault_the_service_is_ready_consistent_and_lost_no_comm
 ) -> None:
     async with bench(tmp_path, mosquitto, fake_kube, mqtt_prefix) as b:
         run_task = next(t for t in asyncio.all_tasks() if t.get_name() == "service under test")
-        async with CommandStream(mosquitto, mqtt_prefix, up=b.up) as stream:
+        async with CommandStream(mosquitto, mqtt_prefix, fake_kube, up=b.up) as stream:
             await asyncio.sleep(0.5)
             await SCENARIOS[scenario](b)
             await asyncio.sleep(0.5)
@@ -474,17 +521,18 @@ async def test_after_each_fault_the_service_is_ready_consistent_and_lost_no_comm
         assert await http_status(b.service, "/api/health") == 200
         assert await http_status(b.service, "/api/ready") == 200
         print(
-            f"FIGURES {scenario}: faults {b.injected}; commands sent {outcome.sent}, "
-            f"accepted {outcome.accepted}; launches accepted {outcome.launches_accepted}, "
-            f"applied {outcome.launches_applied}; lost {len(outcome.lost)}; state mismatches "
-            f"{len(outcome.mismatches)}; ready again {outcome.ready_after:.2f} s after the "
-            f"stream stopped; API errors seen {b.service.client.api_errors}; MQTT reconnects "
+            f"FIGURES {scenario}: faults {b.injected}; commands sent {outcome.sent}, accepted "
+            f"{len(outcome.accepted)}; patches {outcome.tally(launch=False)}; launches "
+            f"{outcome.tally(launch=True)}; lost {len(outcome.lost)}; ticks held back "
+            f"{stream.held}; state mismatches {len(outcome.mismatches)}; ready again "
+            f"{max(b.recoveries):.2f} s after a fault ended (worst of {len(b.recoveries)}); "
+            f"API errors seen {b.service.client.api_errors}; MQTT reconnects "
             f"{b.service.mqtt.stats.reconnects}; watch relists "
             f"{sum(w.relists for w in b.service.watches.values() if w is not None)}"
         )
-        assert outcome.lost == []
+        assert [f"{c.topic} seq {c.seq}" for c in outcome.lost] == []
         assert outcome.mismatches == []
-        assert outcome.accepted > 0
+        assert {c.launch for c in outcome.accepted} == {False, True}
         assert b.injected
 
 
