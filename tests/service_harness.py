@@ -13,9 +13,8 @@ from mqtt_kube.schema import load_config
 from mqtt_kube.service import Service
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.mosquitto import Mosquitto
+from tests.seed import SEED
 from tests.waiting import until
-
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed"
 
 
 def write_config(

@@ -20,8 +20,8 @@ import pytest
 from mqtt_kube import __version__
 from mqtt_kube.cli import main, with_command
 from mqtt_kube.logs import setup_logging
+from tests.seed import SEED
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed"
 CONFIGS = Path(__file__).resolve().parent / "configs"
 THREE_MISTAKES = CONFIGS / "three-mistakes.yaml"
 

@@ -17,8 +17,9 @@ import pytest
 
 from mqtt_kube.errors import TemplateError
 from mqtt_kube.template import LaunchTemplate
+from tests.seed import SEED
 
-SEED_JOB = "/work/shared/seed/job-example.yaml"
+SEED_JOB = str(SEED / "job-example.yaml")
 OURS = {"app.kubernetes.io/managed-by": "mqtt-kube", "mqtt-kube/binding": "b0"}
 BINDING = {"namespace": "demo", "resource": "Job", "name": "example-wget", "topic-prefix": "t"}
 ACTION = {"topic": "example/cmd", "launch": SEED_JOB}

@@ -12,7 +12,6 @@ bad lambda, non-callable transform, unknown format fields...) with the key it is
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +19,8 @@ import yaml
 
 from mqtt_kube.errors import ValueMapError
 from mqtt_kube.valuemap import MapEntry, Match, ValueMap, ValueMapSpecError
+from tests.seed import SEED
 
-SEED = Path("/work/shared/seed")
 NO_MATCH = object()
 
 
