@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 .PHONY: test lint fmt typecheck pytest package-check demo bench mosquitto clean
 
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
+		echo "Installing python3-venv with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,dev]'
