@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from mqtt_kube.kinds import builtin_kind
 from mqtt_kube.locus import Locus
 from mqtt_kube.template import LaunchTemplate
 from mqtt_kube.valuemap import ValueMap
 
 RetainedPolicy = Literal["apply", "ignore"]
-WatchScope = Literal["namespace", "cluster"]
+WatchScope = Literal["auto", "namespace", "cluster"]
+WatchKey = tuple[str, str | None, str | None]  # (kind, apiVersion, namespace; None: all)
 
 DEFAULT_MQTT_HOST = "127.0.0.1"
 DEFAULT_MQTT_PORT = 1883
@@ -67,8 +69,9 @@ class KubernetesSettings:
     kubeconfig: str | None = None  # None: $KUBECONFIG, ~/.kube/config, then in-cluster
     context: str | None = None
     # "namespace": one list+watch per (kind, namespace), needing only namespaced Roles;
-    # "cluster": one list+watch per kind across all namespaces (fewest connections).
-    watch_scope: WatchScope = "namespace"
+    # "cluster": one list+watch per kind across all namespaces; "auto": whichever of the
+    # two opens fewer connections, kind by kind (see `watch_groups`).
+    watch_scope: WatchScope = "auto"
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,19 @@ class ActionSpec:
     retained: RetainedPolicy = "ignore"
     raw: dict[str, Any] = field(default_factory=dict, repr=False)  # `action` in templates
 
+    @property
+    def can_launch(self) -> bool:
+        """Some payload may launch: the map has `launch`, or there is no map."""
+        return self.launch is not None and self._may_give("launch")
+
+    @property
+    def can_delete(self) -> bool:
+        """Some payload may delete: the map has `delete`, or there is no map."""
+        return self._may_give("delete")
+
+    def _may_give(self, verb: str) -> bool:
+        return not self.values.has_map or any(e.output == verb for e in self.values.entries)
+
 
 @dataclass(frozen=True)
 class BindingSpec:
@@ -146,3 +162,34 @@ class Config:
     homeassistant: HomeAssistantSettings | None = None  # None: discovery off
     log_level: str = DEFAULT_LOG_LEVEL
     warnings: tuple[str, ...] = ()  # accepted but noteworthy, e.g. `format` has no effect
+
+
+def watch_groups(config: Config) -> dict[WatchKey, list[BindingSpec]]:
+    """The shared list+watches the bindings need, each with the bindings it serves (SPEC §4).
+
+    Bindings of one kind share a watch per namespace, or one across all namespaces: always
+    with `watch-scope: cluster`, and with `auto` when the kind's bindings span two
+    namespaces or more (then one connection does what several would). The service opens
+    these watches and `mqtt-kube rbac` grants what they need, so both follow this one rule.
+    """
+    by_kind: dict[tuple[str, str | None], list[BindingSpec]] = {}
+    for binding in config.bindings:
+        if binding.watch:
+            by_kind.setdefault(_kind_key(binding), []).append(binding)
+    scope = config.kubernetes.watch_scope
+    groups: dict[WatchKey, list[BindingSpec]] = {}
+    for (kind, api_version), bindings in by_kind.items():
+        spread = len({binding.namespace for binding in bindings}) > 1
+        cluster_wide = scope == "cluster" or (scope == "auto" and spread)
+        for binding in bindings:
+            key = (kind, api_version, None if cluster_wide else binding.namespace)
+            groups.setdefault(key, []).append(binding)
+    return groups
+
+
+def _kind_key(binding: BindingSpec) -> tuple[str, str | None]:
+    """(kind, apiVersion) with a built-in kind's own spelling and default apiVersion."""
+    info = builtin_kind(binding.kind, binding.api_version)
+    if info is None:
+        return binding.kind, binding.api_version
+    return info.kind, info.api_version

@@ -362,10 +362,15 @@ def _auth(value: Any) -> dict[str, Any]:
 
 
 def _tls(value: Any) -> dict[str, Any] | None:
+    """A mapping of TLS settings; true/on/yes: TLS with defaults; false/off/no: no TLS."""
+    if isinstance(value, str) and value.lower() in _TRUE_WORDS + _FALSE_WORDS:
+        value = _boolean(value)
     if value is None or value is False:
         return None
     if value is True:
         return {}
+    if not isinstance(value, Mapping):
+        raise vol.Invalid(f"expected true, false or a mapping of TLS keys, got {_describe(value)}")
     return TLS_SCHEMA(value)
 
 
@@ -404,7 +409,7 @@ KUBERNETES_SCHEMA = Strict(
     {
         vol.Optional("kubeconfig"): _optional(_text),
         vol.Optional("context"): _optional(_text),
-        vol.Optional("watch-scope"): _optional(_choice("namespace", "cluster")),
+        vol.Optional("watch-scope"): _optional(_choice("auto", "namespace", "cluster")),
     },
     what="kubernetes",
 )
@@ -601,7 +606,7 @@ class _Builder:
             kubernetes=KubernetesSettings(
                 kubeconfig=kube.get("kubeconfig"),
                 context=kube.get("context"),
-                watch_scope=kube.get("watch-scope") or "namespace",
+                watch_scope=kube.get("watch-scope") or "auto",
             ),
             homeassistant=discovery,
             log_level=logs.get("level") or DEFAULT_LOG_LEVEL,

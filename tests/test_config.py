@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from mqtt_kube.config import DEFAULT_HTTP_BIND, Config
+from mqtt_kube.config import DEFAULT_HTTP_BIND, Config, TlsSettings, WatchKey, watch_groups
 from mqtt_kube.errors import ConfigError
 from mqtt_kube.schema import load_config
 from mqtt_kube.yamlload import LineDict, load_yaml
@@ -95,7 +95,7 @@ DEFAULTS: list[Any] = [
     pytest.param(lambda c: c.log_level, "INFO", id="logging.level"),
     pytest.param(lambda c: c.kubernetes.kubeconfig, None, id="kubernetes.kubeconfig"),
     pytest.param(lambda c: c.kubernetes.context, None, id="kubernetes.context"),
-    pytest.param(lambda c: c.kubernetes.watch_scope, "namespace", id="kubernetes.watch-scope"),
+    pytest.param(lambda c: c.kubernetes.watch_scope, "auto", id="kubernetes.watch-scope"),
     pytest.param(lambda c: c.homeassistant, None, id="homeassistant"),
     pytest.param(lambda c: c.bindings, (), id="bindings"),
     pytest.param(lambda c: c.warnings, (), id="warnings"),
@@ -139,6 +139,16 @@ SETTINGS: list[Any] = [
     pytest.param("mqtt: {tls: {}}", lambda c: c.mqtt.port, 8883, id="tls-port"),
     pytest.param("mqtt: {tls: true}", lambda c: c.mqtt.port, 8883, id="tls-true"),
     pytest.param("mqtt: {tls: false}", lambda c: c.mqtt.tls, None, id="tls-false"),
+    *(
+        pytest.param(
+            f"mqtt: {{tls: {word}}}", lambda c: c.mqtt.tls, TlsSettings(), id=f"tls-{word}"
+        )
+        for word in ("on", "yes", "true", "ON", "Yes")
+    ),
+    *(
+        pytest.param(f"mqtt: {{tls: {word}}}", lambda c: c.mqtt.tls, None, id=f"tls-{word}")
+        for word in ("off", "no", "false", "OFF")
+    ),
     pytest.param("mqtt: {tls: {}, port: 8884}", lambda c: c.mqtt.port, 8884, id="tls-own-port"),
     pytest.param(
         "mqtt: {tls: {insecure: true}}",
@@ -167,6 +177,15 @@ SETTINGS: list[Any] = [
         lambda c: (c.kubernetes.kubeconfig, c.kubernetes.context, c.kubernetes.watch_scope),
         ("/etc/kube.conf", "lab", "cluster"),
         id="kubernetes",
+    ),
+    pytest.param(
+        "kubernetes: {watch-scope: Namespace}",
+        lambda c: c.kubernetes.watch_scope,
+        "namespace",
+        id="watch-scope-namespace",
+    ),
+    pytest.param(
+        "kubernetes: {watch-scope: auto}", lambda c: c.kubernetes.watch_scope, "auto", id="auto"
     ),
     pytest.param(
         "homeassistant: true",
@@ -848,6 +867,11 @@ def test_the_home_assistant_example_config_loads() -> None:
             "expected true or false, got 'maybe'",
         ),
         (
+            "mqtt: {tls: maybe}",
+            "mqtt.tls",
+            "expected true, false or a mapping of TLS keys, got 'maybe'",
+        ),
+        (
             "logging: {level: verbose}",
             "logging.level",
             "must be one of DEBUG, INFO, WARNING, ERROR; got 'verbose'",
@@ -855,7 +879,7 @@ def test_the_home_assistant_example_config_loads() -> None:
         (
             "kubernetes: {watch-scope: all}",
             "kubernetes.watch-scope",
-            "must be one of namespace, cluster; got 'all'",
+            "must be one of auto, namespace, cluster; got 'all'",
         ),
         (
             "homeassistant: {prefix: ha}",
@@ -1001,3 +1025,56 @@ def test_loading_connects_to_nothing(folder: Path) -> None:
         "mqtt: {host: 192.0.2.1}\nkubernetes: {kubeconfig: /nonexistent/kubeconfig}\n" + JELLYFIN,
     )
     assert config.kubernetes.kubeconfig == "/nonexistent/kubeconfig"
+
+
+WATCHED = """
+kubernetes: {watch-scope: %s}
+bindings:
+  - {namespace: media, resource: Deployment, name: a, watch: {locus: spec.replicas, topic: a}}
+  - {namespace: media, resource: deployment, apiVersion: apps/v1, name: b,
+     watch: {locus: spec.replicas, topic: b}}
+  - {namespace: home, resource: Deployment, name: c, watch: {locus: spec.replicas, topic: c}}
+  - {namespace: home, resource: Job, name: d, watch: {locus: status, topic: d}}
+  - {namespace: home, resource: Job, name: e, patch: {locus: spec.suspend, topic: e}}
+  - {resource: Node, name: f, watch: {locus: status, topic: f}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("scope", "expected"),
+    [
+        pytest.param(
+            "auto",
+            {
+                ("Deployment", "apps/v1", None): ["a", "b", "c"],  # spans media and home
+                ("Job", "batch/v1", "home"): ["d"],  # one namespace; e watches nothing
+                ("Node", "v1", None): ["f"],
+            },
+            id="auto",
+        ),
+        pytest.param(
+            "namespace",
+            {
+                ("Deployment", "apps/v1", "media"): ["a", "b"],
+                ("Deployment", "apps/v1", "home"): ["c"],
+                ("Job", "batch/v1", "home"): ["d"],
+                ("Node", "v1", None): ["f"],
+            },
+            id="namespace",
+        ),
+        pytest.param(
+            "cluster",
+            {
+                ("Deployment", "apps/v1", None): ["a", "b", "c"],
+                ("Job", "batch/v1", None): ["d"],
+                ("Node", "v1", None): ["f"],
+            },
+            id="cluster",
+        ),
+    ],
+)
+def test_watch_groups_share_one_watch_per_resolved_kind_and_scope(
+    folder: Path, scope: str, expected: dict[WatchKey, list[str]]
+) -> None:
+    groups = watch_groups(load(folder, WATCHED % scope))
+    assert {key: [spec.name for spec in specs] for key, specs in groups.items()} == expected
