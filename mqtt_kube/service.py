@@ -14,7 +14,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Final
 
@@ -22,7 +22,7 @@ from mqtt_kube import __version__
 from mqtt_kube.backoff import Backoff
 from mqtt_kube.binding import Binding
 from mqtt_kube.commands import CommandRouter
-from mqtt_kube.config import Config
+from mqtt_kube.config import Config, WatchKey, watch_groups
 from mqtt_kube.errors import KubeError
 from mqtt_kube.hass import HomeAssistantDiscovery
 from mqtt_kube.http import HttpServer
@@ -34,7 +34,7 @@ from mqtt_kube.kube.leader import (
     lease_name,
     lease_namespace,
 )
-from mqtt_kube.kube.watch import ResourceWatch
+from mqtt_kube.kube.watch import ResourceWatch, describe_bindings
 from mqtt_kube.metrics import CommandCounters, Sample, render_metrics
 from mqtt_kube.mqtt import Message, MqttConnection
 from mqtt_kube.stateboard import StateBoard
@@ -42,7 +42,6 @@ from mqtt_kube.stateboard import StateBoard
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_SECONDS: Final = 4.0
-WatchKey = tuple[str, str | None, str | None]  # (kind, apiVersion, namespace or None)
 
 
 class Service:
@@ -106,13 +105,9 @@ class Service:
             self.discovery.on_message(message)
 
     def _group_watches(self) -> None:
-        cluster_wide = self.config.kubernetes.watch_scope == "cluster"
-        for binding in self.bindings:
-            if not binding.spec.watch:
-                continue
-            namespace = None if cluster_wide else binding.spec.namespace
-            key = (binding.spec.kind, binding.spec.api_version, namespace)
-            self._groups.setdefault(key, []).append(binding)
+        by_spec = {id(binding.spec): binding for binding in self.bindings}
+        for key, specs in watch_groups(self.config).items():
+            self._groups[key] = [by_spec[id(spec)] for spec in specs]
             self.watches[key] = None
 
     def stop(self) -> None:
@@ -121,11 +116,11 @@ class Service:
 
     async def run(self, *, handle_signals: bool = True) -> int:
         """Run until `stop()`, SIGTERM or SIGINT; the process exit status."""
+        await self.http.start()  # first: a port in use stops it before anything connects
         loop = asyncio.get_running_loop()
         signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
         for sig in signals:
             loop.add_signal_handler(sig, self.stop)
-        await self.http.start()
         try:
             if self.leader is not None and not await self._lead(self.leader):
                 return 0
@@ -182,18 +177,20 @@ class Service:
     async def _watch(self, key: WatchKey, bindings: list[Binding]) -> None:
         """Resolve the kind (retrying), then run the shared watch for these bindings."""
         backoff = Backoff()
+        labels = [binding.spec.label for binding in bindings]
+        report = _error_reporter(bindings)
         while True:
             try:
                 kind = await bindings[0].resolve()
                 break
             except KubeError as exc:
-                for binding in bindings:
-                    binding.last_error = str(exc)
-                logger.warning("%s: %s", bindings[0].spec.label, exc)
+                report(str(exc))
+                logger.warning("%s: %s", describe_bindings(labels), exc)
                 await asyncio.sleep(backoff.next_delay())
+        report(None)
         for binding in bindings[1:]:
             binding.kind = kind
-        watch = ResourceWatch(self.client, kind, key[2])
+        watch = ResourceWatch(self.client, kind, key[2], serves=labels, report=report)
         for binding in bindings:
             watch.add_listener(binding.spec.namespace, binding.spec.name, binding.on_object)
         self.watches[key] = watch
@@ -254,6 +251,25 @@ class Service:
             ("bindings", "Configured bindings", float(len(self.bindings))),
         ]
         return render_metrics(counters=counters, gauges=gauges)
+
+
+def _error_reporter(bindings: list[Binding]) -> Callable[[str | None], None]:
+    """Sets a shared watch's error on its bindings (for /api/status), and clears it again.
+
+    Clearing leaves alone an error that came since from elsewhere (a failed command).
+    """
+    reported: str | None = None
+
+    def report(error: str | None) -> None:
+        nonlocal reported
+        for binding in bindings:
+            if error is not None:
+                binding.last_error = error
+            elif binding.last_error == reported:
+                binding.last_error = None
+        reported = error
+
+    return report
 
 
 async def _bounded(work: Awaitable[None], *, seconds: float) -> None:

@@ -2,8 +2,10 @@
 
 Covered: start-up delivery of present and absent objects; changes delivered once; other
 objects ignored; delete and re-create followed; a cut stream resumes without duplicates;
-410 Gone relists without missing the change made meanwhile; API errors back off and
-recover; one watch request per (kind, namespace).
+410 Gone relists without missing the change made meanwhile, whether it comes in the
+stream or in answer to opening it; API errors back off and recover, each failure and the
+recovery reported, the log naming the bindings served; one watch request per (kind,
+namespace).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from mqtt_kube.backoff import Backoff
 from mqtt_kube.config import KubernetesSettings
 from mqtt_kube.kinds import BUILTIN_KINDS
 from mqtt_kube.kube.client import KubeClient
-from mqtt_kube.kube.watch import ResourceWatch
+from mqtt_kube.kube.watch import ResourceWatch, describe_bindings
 from mqtt_kube.testing.fakekube import FakeKube
 from tests.waiting import until
 
@@ -164,3 +166,54 @@ async def test_many_listeners_share_one_watch_request(fake_kube: FakeKube, runni
     await until(lambda: watch.synced and fake_kube.open_watches == 1)
     assert fake_kube.max_open_watches == 1
     assert [seen[n].seen for n in names[25:]] == [[None]] * 25
+
+
+async def test_410_in_answer_to_opening_the_watch_relists(
+    fake_kube: FakeKube, running_watch
+) -> None:
+    fake_kube.put(deployment("jellyfin", replicas=1))
+    watch, seen = running_watch("jellyfin")
+    await until(lambda: watch.synced and fake_kube.open_watches == 1)
+    fake_kube.controller = False
+    lists_before = fake_kube.count(method="GET", path_contains="/deployments")
+    fake_kube.fail_next(1, status=410, method="GET", path_contains="/deployments")
+    await fake_kube.cut_watches()  # the resumed watch is the request answered with 410
+    await until(lambda: watch.relists == 1 and fake_kube.open_watches == 1)
+    # the refused watch, a new list, and a watch from the list's version
+    assert fake_kube.count(method="GET", path_contains="/deployments") == lists_before + 3
+    fake_kube.patch("apps/v1", "Deployment", "media", "jellyfin", {"spec": {"replicas": 3}})
+    await until(lambda: seen["jellyfin"].seen[-1:] == [3])
+    assert seen["jellyfin"].seen == [1, 3]
+
+
+async def test_failures_are_reported_naming_the_bindings_and_the_recovery_too(
+    fake_kube: FakeKube, client: KubeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    reports: list[str | None] = []
+    watch = ResourceWatch(
+        client,
+        DEPLOYMENT,
+        "media",
+        backoff=Backoff(initial=0.01, maximum=0.05),
+        serves=["Deployment media/jellyfin", "Deployment media/plex"],
+        report=reports.append,
+    )
+    fake_kube.fail_next(2, status=403, method="GET", path_contains="/deployments")
+    task = asyncio.create_task(watch.run())
+    try:
+        await until(lambda: watch.synced)
+    finally:
+        task.cancel()
+    failure = "watch Deployment in namespace media: GET /apis/apps/v1/namespaces/media/deployments"
+    assert len(reports) == 3
+    assert all(report and report.startswith(failure) for report in reports[:2])
+    assert reports[2] is None
+    assert (
+        "watch Deployment in namespace media (Deployment media/jellyfin, Deployment media/plex): "
+        "GET /apis/apps/v1/namespaces/media/deployments: injected failure: HTTP 403"
+    ) in caplog.text
+
+
+def test_log_lines_count_the_bindings_when_there_are_many() -> None:
+    assert describe_bindings(["a", "b", "c"]) == "a, b, c"
+    assert describe_bindings([f"binding {n}" for n in range(120)]) == "120 bindings"

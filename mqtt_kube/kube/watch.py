@@ -16,11 +16,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from mqtt_kube.backoff import Backoff
-from mqtt_kube.errors import KubeError
+from mqtt_kube.errors import Gone, KubeError
 from mqtt_kube.kinds import KindInfo
 from mqtt_kube.kube.client import JsonObject, KubeClient
 
@@ -28,9 +28,11 @@ logger = logging.getLogger(__name__)
 
 ObjectKey = tuple[str | None, str]  # (namespace, name); namespace None when cluster-scoped
 ObjectListener = Callable[[JsonObject | None], None]
+HealthReport = Callable[[str | None], None]  # the error when the watch fails; None once healthy
 
 WATCH_TIMEOUT_SECONDS: Final = 300  # asked of the server; it ends the stream, we resume
 READ_SLACK_SECONDS: Final = 60  # silence beyond the server's timeout means a dead link
+NAMED_AT_MOST: Final = 3  # log lines name this many bindings, and count more
 
 
 # Every event goes through here: skip json.loads' argument checks and encoding sniffing.
@@ -39,6 +41,13 @@ _decode: Final = json.JSONDecoder().decode
 
 class _Expired(Exception):
     """The resourceVersion we hold is too old: list again."""
+
+
+def describe_bindings(labels: Sequence[str]) -> str:
+    """The bindings a log line is about: their names, or their count when there are many."""
+    if len(labels) > NAMED_AT_MOST:
+        return f"{len(labels)} bindings"
+    return ", ".join(labels)
 
 
 def object_key(body: JsonObject) -> ObjectKey:
@@ -57,12 +66,16 @@ class ResourceWatch:
         *,
         timeout_seconds: int = WATCH_TIMEOUT_SECONDS,
         backoff: Backoff | None = None,
+        serves: Sequence[str] = (),  # labels of the bindings it serves, for log lines
+        report: HealthReport | None = None,  # told of each failure, and of the recovery
     ) -> None:
         self._client = client
         self.kind = kind
         self.namespace = namespace if kind.namespaced else None
         self._timeout_seconds = timeout_seconds
         self._backoff = backoff or Backoff()
+        self._serves = f" ({describe_bindings(serves)})" if serves else ""
+        self._report = report
         self._listeners: dict[ObjectKey, list[ObjectListener]] = {}
         self._versions: dict[ObjectKey, str | None] = {}  # last resourceVersion delivered
         self._resource_version: str | None = None
@@ -91,7 +104,7 @@ class ResourceWatch:
                 if not await self._watch():
                     # A stream that closes without a line is a server in trouble: don't spin.
                     await asyncio.sleep(self._backoff.next_delay())
-            except _Expired:
+            except (_Expired, Gone):  # told in the stream, or in answer to opening it
                 logger.info("watch %s: resourceVersion expired, listing again", self.label)
                 self._resource_version = None
                 self.relists += 1
@@ -103,7 +116,17 @@ class ResourceWatch:
     def _fail(self, message: str) -> None:
         self.healthy = False
         self.last_error = message
-        logger.warning("watch %s: %s", self.label, message)
+        logger.warning("watch %s%s: %s", self.label, self._serves, message)
+        if self._report is not None:
+            self._report(f"watch {self.label}: {message}")
+
+    def _healthy(self) -> None:
+        """A list or a stream has just succeeded; report the recovery after a failure."""
+        failed = self.last_error is not None
+        self.healthy = True
+        self.last_error = None
+        if failed and self._report is not None:
+            self._report(None)
 
     async def _list(self) -> None:
         body = await self._client.request("GET", self.kind.collection_path(self.namespace))
@@ -123,8 +146,7 @@ class ResourceWatch:
             self._deliver(key, found, version, force=not self.synced)
         self._resource_version = str((body.get("metadata") or {}).get("resourceVersion") or "")
         self.synced = True
-        self.healthy = True
-        self.last_error = None
+        self._healthy()
         self._backoff.reset()
 
     async def _watch(self) -> int:
@@ -140,8 +162,7 @@ class ResourceWatch:
         read_timeout = self._timeout_seconds + READ_SLACK_SECONDS
         count = 0
         async with self._client.open_stream(path, query=query, read_timeout=read_timeout) as stream:
-            self.healthy = True
-            self.last_error = None
+            self._healthy()
             # Read what has arrived and split it here: a readline() per event costs more
             # than the rest of handling it when changes stream in fast.
             partial: list[bytes] = []
