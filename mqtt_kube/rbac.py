@@ -1,10 +1,13 @@
 """The least Kubernetes RBAC a configuration needs, as YAML for `kubectl apply -f -`.
 
 The original service asked for cluster-admin. `mqtt-kube rbac CONFIG` reads the same file
-the service runs and grants only what its bindings use: get/list/watch on watched kinds,
-patch on the one endpoint a patch touches (`/scale`, `/status` or the object), and
-create/list/delete/deletecollection on what an action launches. Namespaced kinds get a
-Role per namespace; cluster-scoped ones a ClusterRole.
+the service runs and grants only the requests its bindings make (mqtt_kube.kube.watch,
+patch and actions): list/watch where the service watches (across all namespaces through a
+ClusterRole for a kind `watch_groups` watches cluster-wide), patch on the one endpoint a
+patch touches (`/scale`, `/status` or the object), create on what an action can launch,
+and for an action that can delete: delete on the binding's own object, deletecollection
+(by label) on its kind and on what it launches. Namespaced kinds get a Role per
+namespace; cluster-scoped ones a ClusterRole.
 
 Everything is worked out offline, from the built-in kinds table and the launch templates'
 text: no API server is asked. Where that leaves a guess (the plural of a custom resource),
@@ -23,7 +26,7 @@ from typing import Any, Final
 
 import yaml
 
-from mqtt_kube.config import BindingSpec, Config
+from mqtt_kube.config import BindingSpec, Config, watch_groups
 from mqtt_kube.errors import MqttKubeError
 from mqtt_kube.kinds import BUILTIN_KINDS, builtin_kind
 
@@ -174,19 +177,18 @@ def required_permissions(
 ) -> Permissions:
     """Everything the bindings of `config` ask of the API server."""
     perms = Permissions()
-    cluster_watches = config.kubernetes.watch_scope == "cluster"
+    for (kind_name, api_version, namespace), bindings in watch_groups(config).items():
+        kind = kind_ref(kind_name, api_version, namespaced=bindings[0].namespace is not None)
+        perms.allow(
+            namespace=namespace if kind.namespaced else None,
+            group=kind.group,
+            resource=kind.plural,
+            verbs=("list", "watch"),
+        )
     for binding in config.bindings:
         kind = kind_ref(binding.kind, binding.api_version, namespaced=binding.namespace is not None)
         _require_kind(perms, kind)
         scope = binding.namespace if kind.namespaced else None
-        if binding.watch:
-            watch_scope = None if cluster_watches else scope
-            perms.allow(
-                namespace=watch_scope,
-                group=kind.group,
-                resource=kind.plural,
-                verbs=("get", "list", "watch"),
-            )
         _require_patches(perms, binding, kind=kind, scope=scope)
         _require_actions(perms, binding, kind=kind, scope=scope)
     if leader_elect:
@@ -252,21 +254,22 @@ def _require_patches(
 def _require_actions(
     perms: Permissions, binding: BindingSpec, *, kind: KindRef, scope: str | None
 ) -> None:
-    if not binding.action:
-        return
-    # `delete` removes the binding's object, then whatever carries the binding's labels.
-    perms.allow(
-        namespace=scope,
-        group=kind.group,
-        resource=kind.plural,
-        verbs=("delete",),
-        names=(binding.name,),
-    )
-    perms.allow(
-        namespace=scope, group=kind.group, resource=kind.plural, verbs=("deletecollection",)
-    )
+    deletes = any(action.can_delete for action in binding.action)
+    if deletes:
+        # `delete` removes the binding's object, then whatever of its kind carries the
+        # binding's labels (mqtt_kube.binding: Binding._delete).
+        perms.allow(
+            namespace=scope,
+            group=kind.group,
+            resource=kind.plural,
+            verbs=("delete",),
+            names=(binding.name,),
+        )
+        perms.allow(
+            namespace=scope, group=kind.group, resource=kind.plural, verbs=("deletecollection",)
+        )
     for action in binding.action:
-        if action.launch is None:
+        if action.launch is None or not action.can_launch:
             continue
         api_version, kind_name = template_kind(action.launch.path)
         launched = kind_ref(kind_name, api_version, namespaced=binding.namespace is not None)
@@ -275,7 +278,7 @@ def _require_actions(
             namespace=(binding.namespace or "default") if launched.namespaced else None,
             group=launched.group,
             resource=launched.plural,
-            verbs=("create", "list", "delete", "deletecollection"),
+            verbs=("create", "deletecollection") if deletes else ("create",),
         )
 
 

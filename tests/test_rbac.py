@@ -3,8 +3,9 @@
 Covers: the project's config-basic.yaml; a config with a custom resource (apiVersion
 example.com/v1), a Node binding and a cluster-scoped custom resource; guessed plurals and the
 comment saying so; discovery URLs only when a non-built-in kind is used; `/scale` and
-`/status`; cluster-wide watches; leader election; the --namespace and --service-account
-options; templates whose kind cannot be read; the command line.
+`/status`; action verbs only as far as the action's map can lead (launch, delete, both);
+cluster-wide watches, explicit and chosen by `watch-scope: auto`; leader election; the
+--namespace and --service-account options; templates whose kind cannot be read; the command line.
 """
 
 from __future__ import annotations
@@ -118,16 +119,17 @@ def test_config_basic_gets_one_role_per_namespace_and_nothing_cluster_wide() -> 
         ("RoleBinding", "media"),
     ]
     assert find(docs, "Role", "media")["rules"] == [
-        rule("apps", "deployments", ["get", "list", "watch"]),
+        rule("apps", "deployments", ["list", "watch"]),
         rule("apps", "deployments/scale", ["patch"], ["jellyfin"]),
     ]
-    # the Job is also the kind its action launches, so delete is not limited to `backup`
+    # the Job is also the kind its action launches: create, and deletecollection to clean up
     assert find(docs, "Role", "batch")["rules"] == [
-        rule("batch", "jobs", ["get", "list", "watch", "create", "delete", "deletecollection"]),
+        rule("batch", "jobs", ["list", "watch", "create", "deletecollection"]),
+        rule("batch", "jobs", ["delete"], ["backup"]),
     ]
 
 
-def test_the_launched_kind_gets_create_list_delete_and_deletecollection(
+def test_launch_and_delete_get_create_delete_of_the_object_and_deletecollections(
     tmp_path: Path,
 ) -> None:
     config = """\
@@ -144,11 +146,65 @@ bindings:
     role = find(
         documents(render_rbac(load_config(write_config(tmp_path, config)))), "Role", "media"
     )
+    # Binding._delete: DELETE the object, then a labelled deletecollection per kind
     assert role["rules"] == [
         rule("apps", "deployments", ["deletecollection"]),
         rule("apps", "deployments", ["delete"], ["jellyfin"]),
-        rule("batch", "jobs", ["list", "create", "delete", "deletecollection"]),
+        rule("batch", "jobs", ["create", "deletecollection"]),
     ]
+
+
+ACTION_ONLY = """\
+mqtt: {client-id: rbac-test}
+bindings:
+  - namespace: media
+    resource: Deployment
+    name: jellyfin
+    action:
+      topic: jellyfin/cmd
+"""
+
+
+@pytest.mark.parametrize(
+    ("action", "rules"),
+    [
+        pytest.param(
+            "      launch: !relpath job.yaml\n      values: {RUN: launch}\n",
+            [rule("batch", "jobs", ["create"])],
+            id="launch-only",
+        ),
+        pytest.param(
+            "      values: {STOP: delete}\n",
+            [
+                rule("apps", "deployments", ["deletecollection"]),
+                rule("apps", "deployments", ["delete"], ["jellyfin"]),
+            ],
+            id="delete-only",
+        ),
+        pytest.param(
+            "      launch: !relpath job.yaml\n      values: {STOP: delete}\n",
+            [
+                rule("apps", "deployments", ["deletecollection"]),
+                rule("apps", "deployments", ["delete"], ["jellyfin"]),
+            ],
+            id="template-never-launched",
+        ),
+        pytest.param(
+            "      launch: !relpath job.yaml\n",  # no map: the payload itself is the verb
+            [
+                rule("apps", "deployments", ["deletecollection"]),
+                rule("apps", "deployments", ["delete"], ["jellyfin"]),
+                rule("batch", "jobs", ["create", "deletecollection"]),
+            ],
+            id="no-map",
+        ),
+    ],
+)
+def test_an_action_gets_only_the_verbs_its_map_can_lead_to(
+    tmp_path: Path, action: str, rules: list[dict[str, Any]]
+) -> None:
+    config = load_config(write_config(tmp_path, ACTION_ONLY + action))
+    assert find(documents(render_rbac(config)), "Role", "media")["rules"] == rules
 
 
 def test_cluster_scoped_and_custom_kinds_without_namespace_go_to_a_cluster_role(
@@ -157,9 +213,9 @@ def test_cluster_scoped_and_custom_kinds_without_namespace_go_to_a_cluster_role(
     cluster_role = find(documents(custom_rbac), "ClusterRole")
     assert cluster_role["metadata"]["name"] == "mqtt-kube:mqtt-kube"
     assert cluster_role["rules"] == [
-        rule("", "nodes", ["get", "list", "watch"]),
+        rule("", "nodes", ["list", "watch"]),
         rule("", "nodes", ["patch"], ["node-1"]),
-        rule("example.com", "clusters", ["get", "list", "watch"]),
+        rule("example.com", "clusters", ["list", "watch"]),
         {
             "nonResourceURLs": ["/api", "/apis", "/apis/example.com/v1", "/version"],
             "verbs": ["get"],
@@ -170,8 +226,8 @@ def test_cluster_scoped_and_custom_kinds_without_namespace_go_to_a_cluster_role(
 def test_a_namespaced_custom_resource_gets_scale_status_and_action_rules(custom_rbac: str) -> None:
     role = find(documents(custom_rbac), "Role", "media")
     assert role["rules"] == [
-        rule("batch", "jobs", ["list", "create", "delete", "deletecollection"]),
-        rule("example.com", "backups", ["get", "list", "watch", "deletecollection"]),
+        rule("batch", "jobs", ["create", "deletecollection"]),
+        rule("example.com", "backups", ["list", "watch", "deletecollection"]),
         rule("example.com", "backups", ["patch", "delete"], ["nightly"]),
         # whether a custom resource has /scale is unknown offline: both are granted
         rule("example.com", "backups/scale", ["patch"], ["nightly"]),
@@ -216,9 +272,7 @@ bindings:
     text = render_rbac(load_config(write_config(tmp_path, config)))
     assert "nonResourceURLs" not in text
     assert "ClusterRole" not in text
-    assert find(documents(text), "Role", "media")["rules"] == [
-        rule("", "pods", ["get", "list", "watch"])
-    ]
+    assert find(documents(text), "Role", "media")["rules"] == [rule("", "pods", ["list", "watch"])]
 
 
 def test_a_status_field_is_patched_through_the_status_subresource(tmp_path: Path) -> None:
@@ -253,11 +307,42 @@ bindings:
     patch: {locus: spec.replicas, topic: jf/set}
 """
     docs = documents(render_rbac(load_config(write_config(tmp_path, config))))
-    assert find(docs, "ClusterRole")["rules"] == [
-        rule("apps", "deployments", ["get", "list", "watch"])
-    ]
+    assert find(docs, "ClusterRole")["rules"] == [rule("apps", "deployments", ["list", "watch"])]
     assert find(docs, "Role", "media")["rules"] == [
         rule("apps", "deployments/scale", ["patch"], ["jellyfin"])
+    ]
+
+
+SPREAD = """\
+mqtt: {client-id: rbac-test}
+bindings:
+  - {namespace: media, resource: Deployment, name: jf, watch: {locus: spec.replicas, topic: a}}
+  - {namespace: home, resource: Deployment, name: hass, watch: {locus: spec.replicas, topic: b}}
+  - {namespace: home, resource: StatefulSet, name: db, watch: {locus: spec.replicas, topic: c}}
+  - {namespace: home, resource: StatefulSet, name: mq, watch: {locus: spec.replicas, topic: d}}
+"""
+
+
+def test_auto_scope_lists_a_kind_cluster_wide_when_its_bindings_span_namespaces(
+    tmp_path: Path,
+) -> None:
+    docs = documents(render_rbac(load_config(write_config(tmp_path, SPREAD))))
+    assert find(docs, "ClusterRole")["rules"] == [rule("apps", "deployments", ["list", "watch"])]
+    assert find(docs, "Role", "home")["rules"] == [rule("apps", "statefulsets", ["list", "watch"])]
+    assert [doc["kind"] for doc in docs if doc["kind"] in ("Role", "ClusterRole")] == [
+        "ClusterRole",
+        "Role",
+    ]
+
+
+def test_namespace_scope_keeps_every_watch_in_namespaced_roles(tmp_path: Path) -> None:
+    text = SPREAD.replace("bindings:", "kubernetes: {watch-scope: namespace}\nbindings:")
+    docs = documents(render_rbac(load_config(write_config(tmp_path, text))))
+    assert "ClusterRole" not in [doc["kind"] for doc in docs]
+    assert find(docs, "Role", "media")["rules"] == [rule("apps", "deployments", ["list", "watch"])]
+    assert find(docs, "Role", "home")["rules"] == [
+        rule("apps", "deployments", ["list", "watch"]),
+        rule("apps", "statefulsets", ["list", "watch"]),
     ]
 
 
