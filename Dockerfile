@@ -1,10 +1,16 @@
 # syntax=docker/dockerfile:1
-# mqtt-kube container image: `mqtt-kube /config/config.yaml`, as uid 1000, health on :8080.
+# mqtt-kube container images, both from the same wheels:
+# - the default target: `mqtt-kube /config/config.yaml`, as uid 1000, health on :8080;
+# - the `addon` target: the Home Assistant add-on's image (hassio-addon/config.yaml `image`).
 #
 # Nothing here depends on the build machine's architecture, so one command builds and pushes
-# both images (amd64 and arm64) under one tag:
+# both architectures (amd64 and arm64) of the default image under one tag:
 #   docker buildx build --platform linux/amd64,linux/arm64 --build-arg VERSION=0.1.0 \
 #     -t ghcr.io/mqtt-kube/mqtt-kube:0.1.0 --push .
+# The add-on image is pushed once per Home Assistant architecture, whose name goes into the
+# `io.hass.arch` label and the image name (aarch64 for linux/arm64, amd64 for linux/amd64):
+#   docker buildx build --target addon --platform linux/arm64 --build-arg VERSION=0.1.0 \
+#     --build-arg BUILD_ARCH=aarch64 -t ghcr.io/mqtt-kube/aarch64-addon-mqtt-kube:0.1.0 --push .
 ARG PYTHON_IMAGE=python:3.12-slim
 
 # Build stage: the project's wheel, and wheels of every dependency for the target platform.
@@ -16,7 +22,7 @@ COPY mqtt_kube ./mqtt_kube
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 # Runtime stage: a clean interpreter with only the installed wheels; no source, no compilers.
-FROM ${PYTHON_IMAGE}
+FROM ${PYTHON_IMAGE} AS runtime
 ARG VERSION=0.0.0
 LABEL org.opencontainers.image.title="mqtt-kube" \
       org.opencontainers.image.description="Bridge Kubernetes objects and MQTT topics, with Home Assistant discovery" \
@@ -30,10 +36,25 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # The wheels are mounted for this one step only, so they never become an image layer.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --find-links /wheels mqtt-kube \
-    && useradd --uid 1000 --user-group --no-create-home --home-dir /nonexistent \
-       --shell /usr/sbin/nologin mqtt-kube \
     && mkdir /config
 WORKDIR /config
+
+# The Home Assistant add-on. The Supervisor runs it as root (its /data and /config belong to
+# root), under Docker's init, and checks /api/health itself (the add-on's `watchdog`). It
+# reads the version and architecture from the io.hass labels; BUILD_ARCH is required.
+FROM runtime AS addon
+ARG VERSION=0.0.0
+ARG BUILD_ARCH
+LABEL io.hass.type="addon" \
+      io.hass.version="${VERSION}" \
+      io.hass.arch="${BUILD_ARCH}" \
+      org.opencontainers.image.title="mqtt-kube add-on"
+CMD ["python3", "-m", "mqtt_kube.addon"]
+
+# The default image: the service as an unprivileged user.
+FROM runtime
+RUN useradd --uid 1000 --user-group --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin mqtt-kube
 # Numeric, so Kubernetes can check runAsNonRoot without reading /etc/passwd.
 USER 1000:1000
 EXPOSE 8080

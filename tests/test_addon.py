@@ -2,17 +2,25 @@
 
 Covers: the broker taken from the Supervisor's MQTT service (with its token), the user's
 broker options winning (whole or one by one), a Supervisor that is unreachable or has no
-MQTT service, the starter config written on the first start only and loadable, the
-kubeconfig looked up in the add-on's folder, bad options named plainly, the environment
-overrides, and the exit statuses of the real entry point.
+MQTT service, TLS for a broker announced with `ssl` (verified against the `mqtt_cafile`
+option, end to end against a TLS mosquitto), the starter config written on the first
+start only and loadable, the kubeconfig looked up in the add-on's folder, a ServiceAccount
+token turned into a private kubeconfig (end to end against the fake API server behind
+TLS, requiring that bearer token), bad options named plainly, the environment overrides,
+and the exit statuses of the real entry point.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import logging
 import os
+import shutil
 import socket
+import ssl
+import stat
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -21,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiohttp import web
 
 from mqtt_kube.addon import (
+    GENERATED_KUBECONFIG,
     STARTER_CONFIG,
     AddonEnvironment,
     AddonError,
@@ -32,10 +42,18 @@ from mqtt_kube.addon import (
     read_options,
     write_starter_config,
 )
-from mqtt_kube.config import TlsSettings
+from mqtt_kube.config import Config, TlsSettings
+from mqtt_kube.errors import Forbidden, KubeError
+from mqtt_kube.kube.client import KubeClient
+from mqtt_kube.mqtt import Message, MqttConnection
 from mqtt_kube.schema import load_config
+from mqtt_kube.testing.certs import Certificates, make_certificates
+from mqtt_kube.testing.fakekube import FakeKube
+from mqtt_kube.testing.mosquitto import BrokerTls, Mosquitto
+from tests.waiting import until
 
 TOKEN = "supervisor-token-for-tests"
+SA_TOKEN = "eyJhbGciOiJSUzI1NiJ9.service-account.signature"
 BROKER = {
     "host": "core-mosquitto",
     "port": 1883,
@@ -97,13 +115,23 @@ def config_dir(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A CA and a server certificate for 127.0.0.1 (the API server's, or the broker's)."""
+    return make_certificates(tmp_path_factory.mktemp("pki"))
+
+
 def environment(
     tmp_path: Path, config_dir: Path, *, url: str, token: str | None = TOKEN, **options: object
 ) -> AddonEnvironment:
     path = tmp_path / "options.json"
     path.write_text(json.dumps({"log_level": "INFO", "config_file": "config.yaml", **options}))
     return AddonEnvironment(
-        options_path=path, config_dir=config_dir, supervisor_url=url, supervisor_token=token
+        options_path=path,
+        config_dir=config_dir,
+        supervisor_url=url,
+        supervisor_token=token,
+        data_dir=tmp_path / "data",
     )
 
 
@@ -131,7 +159,95 @@ async def test_a_supervisor_broker_with_ssl_turns_tls_on(
     supervisor.body["data"].update(ssl=True, port=8883)
     config = await prepare(environment(tmp_path, config_dir, url=supervisor.url))
     assert config.mqtt.port == 8883
-    assert config.mqtt.tls == TlsSettings()
+    assert config.mqtt.tls == TlsSettings()  # verified, against the system CAs
+
+
+async def test_a_supervisor_broker_with_ssl_is_verified_against_the_cafile_option(
+    tmp_path: Path, config_dir: Path, supervisor: FakeSupervisor, caplog: pytest.LogCaptureFixture
+) -> None:
+    (config_dir / "broker-ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    supervisor.body["data"].update(ssl=True, port=8883)
+    env = environment(tmp_path, config_dir, url=supervisor.url, mqtt_cafile="broker-ca.crt")
+    with caplog.at_level(logging.INFO, logger="mqtt_kube.addon"):
+        config = await prepare(env)
+    assert config.mqtt.tls == TlsSettings(cafile=str(config_dir / "broker-ca.crt"))
+    assert (
+        "broker from the Supervisor: core-mosquitto:8883, TLS verified against "
+        f"{config_dir / 'broker-ca.crt'}"
+    ) in caplog.text
+
+
+async def test_the_files_tls_section_applies_when_the_supervisor_announces_ssl(
+    tmp_path: Path, config_dir: Path, supervisor: FakeSupervisor
+) -> None:
+    text = USER_CONFIG.replace(
+        "client-id: addon-test", "client-id: addon-test\n  tls: {insecure: true}"
+    )
+    (config_dir / "config.yaml").write_text(text)
+    supervisor.body["data"].update(ssl=True, port=8883)
+    config = await prepare(environment(tmp_path, config_dir, url=supervisor.url))
+    assert config.mqtt.tls == TlsSettings(insecure=True)
+    supervisor.body["data"].update(ssl=False, port=1883)
+    config = await prepare(environment(tmp_path, config_dir, url=supervisor.url))
+    assert config.mqtt.tls is None  # the Supervisor says the listener is plain
+
+
+async def test_the_cafile_option_turns_tls_on_for_a_plain_announcement(
+    tmp_path: Path, config_dir: Path, supervisor: FakeSupervisor, caplog: pytest.LogCaptureFixture
+) -> None:
+    (config_dir / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    env = environment(
+        tmp_path, config_dir, url=supervisor.url, mqtt_cafile="ca.pem", mqtt_port=8883
+    )
+    with caplog.at_level(logging.INFO, logger="mqtt_kube.addon"):
+        config = await prepare(env)
+    assert (config.mqtt.host, config.mqtt.port) == ("core-mosquitto", 8883)
+    assert config.mqtt.tls == TlsSettings(cafile=str(config_dir / "ca.pem"))
+
+
+async def test_a_missing_cafile_is_an_error_naming_it(
+    tmp_path: Path, config_dir: Path, supervisor: FakeSupervisor
+) -> None:
+    env = environment(tmp_path, config_dir, url=supervisor.url, mqtt_cafile="gone.crt")
+    with pytest.raises(AddonError) as caught:
+        await prepare(env)
+    assert str(caught.value) == (
+        f"option 'mqtt_cafile' names {config_dir / 'gone.crt'}, which does not exist"
+    )
+
+
+def tls_mosquitto(pki: Certificates) -> Mosquitto:
+    return Mosquitto(
+        tls=BrokerTls(cafile=pki.cafile, certfile=pki.server_certfile, keyfile=pki.server_keyfile)
+    )
+
+
+@pytest.mark.parametrize("with_ca", [True, False])
+async def test_a_tls_broker_from_the_supervisor_is_reached_only_with_its_ca(
+    tmp_path: Path,
+    config_dir: Path,
+    supervisor: FakeSupervisor,
+    pki: Certificates,
+    caplog: pytest.LogCaptureFixture,
+    with_ca: bool,
+) -> None:
+    shutil.copy(pki.cafile, config_dir / "broker-ca.crt")
+    options = {"mqtt_cafile": "broker-ca.crt"} if with_ca else {}
+    with tls_mosquitto(pki) as broker:
+        supervisor.body["data"] = {"host": "127.0.0.1", "port": broker.tls_port, "ssl": True}
+        config = await prepare(environment(tmp_path, config_dir, url=supervisor.url, **options))
+        messages: list[Message] = []
+        connection = MqttConnection(config.mqtt, on_message=messages.append)
+        task = asyncio.create_task(connection.run())
+        try:
+            if with_ca:
+                assert await connection.wait_connected(10)
+            else:
+                await until(lambda: "certificate verify failed" in caplog.text)
+                assert not connection.connected
+        finally:
+            await connection.close()
+            await task
 
 
 async def test_a_broker_host_in_the_options_means_the_supervisor_is_not_asked(
@@ -256,6 +372,184 @@ async def test_no_kubeconfig_is_an_error_saying_where_it_looked(
     assert f"{config_dir}/{looked_for}" in str(caught.value)
 
 
+def token_folder(config_dir: Path, *, ca: Path | None) -> None:
+    """The add-on's folder with a ServiceAccount token (and CA) instead of a kubeconfig."""
+    (config_dir / "kubeconfig").unlink()
+    (config_dir / "token").write_text(SA_TOKEN + "\n")
+    if ca is not None:
+        shutil.copy(ca, config_dir / "ca.crt")
+
+
+async def test_a_token_and_the_server_option_become_a_kubeconfig_only_we_can_read(
+    tmp_path: Path,
+    config_dir: Path,
+    supervisor: FakeSupervisor,
+    pki: Certificates,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    token_folder(config_dir, ca=pki.cafile)
+    server = "https://k8s.lan:6443"
+    env = environment(tmp_path, config_dir, url=supervisor.url, kubernetes_server=server)
+    with caplog.at_level(logging.DEBUG):
+        config = await prepare(env)
+    path = tmp_path / "data" / GENERATED_KUBECONFIG
+    assert config.kubernetes.kubeconfig == str(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    kubeconfig = yaml.safe_load(path.read_text())
+    ((cluster,),) = [[c["cluster"] for c in kubeconfig["clusters"]]]
+    assert cluster["server"] == server
+    assert base64.b64decode(cluster["certificate-authority-data"]) == pki.cafile.read_bytes()
+    assert "insecure-skip-tls-verify" not in cluster
+    assert kubeconfig["users"][0]["user"] == {"token": SA_TOKEN}
+    assert kubeconfig["current-context"] == kubeconfig["contexts"][0]["name"]
+    assert f"with the token in {config_dir / 'token'}, verified against" in caplog.text
+    assert SA_TOKEN not in caplog.text
+
+
+async def test_without_ca_crt_the_system_cas_verify_the_server(
+    tmp_path: Path, config_dir: Path, supervisor: FakeSupervisor, caplog: pytest.LogCaptureFixture
+) -> None:
+    token_folder(config_dir, ca=None)
+    env = environment(
+        tmp_path, config_dir, url=supervisor.url, kubernetes_server="https://k8s.example.com"
+    )
+    with caplog.at_level(logging.INFO, logger="mqtt_kube.addon"):
+        config = await prepare(env)
+    path = tmp_path / "data" / GENERATED_KUBECONFIG
+    assert config.kubernetes.kubeconfig == str(path)
+    cluster = yaml.safe_load(path.read_text())["clusters"][0]
+    assert cluster["cluster"] == {"server": "https://k8s.example.com"}
+    assert "verified against the system CAs" in caplog.text
+
+
+async def test_a_kubeconfig_left_readable_by_others_is_narrowed_before_the_token_goes_in(
+    tmp_path: Path, config_dir: Path, supervisor: FakeSupervisor
+) -> None:
+    token_folder(config_dir, ca=None)
+    path = tmp_path / "data" / GENERATED_KUBECONFIG
+    path.parent.mkdir()
+    path.write_text("old\n")
+    path.chmod(0o644)
+    env = environment(tmp_path, config_dir, url=supervisor.url, kubernetes_server="https://k")
+    await prepare(env)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert SA_TOKEN in path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("token", "ca", "message"),
+    [
+        (None, None, "option 'kubernetes_server' is set but {dir}/token does not exist"),
+        ("two words", None, "{dir}/token: not a token (expected one line without spaces)"),
+        ("\n", None, "{dir}/token: not a token"),
+        (SA_TOKEN, "not a certificate", "{dir}/ca.crt: not a PEM certificate"),
+    ],
+)
+async def test_an_unusable_token_or_ca_is_an_error_naming_the_file(
+    tmp_path: Path,
+    config_dir: Path,
+    supervisor: FakeSupervisor,
+    token: str | None,
+    ca: str | None,
+    message: str,
+) -> None:
+    (config_dir / "kubeconfig").unlink()
+    if token is not None:
+        (config_dir / "token").write_text(token)
+    if ca is not None:
+        (config_dir / "ca.crt").write_text(ca)
+    env = environment(tmp_path, config_dir, url=supervisor.url, kubernetes_server="https://k")
+    with pytest.raises(AddonError) as caught:
+        await prepare(env)
+    assert message.format(dir=config_dir) in str(caught.value)
+    assert not (tmp_path / "data" / GENERATED_KUBECONFIG).exists()
+
+
+@pytest.fixture
+async def tls_kube(pki: Certificates) -> AsyncIterator[tuple[FakeKube, str]]:
+    """The fake API server behind TLS (certificate for 127.0.0.1), requiring SA_TOKEN."""
+    fake = FakeKube(token=SA_TOKEN, controller=False)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pki.server_certfile, pki.server_keyfile)
+    runner = web.AppRunner(fake.make_app(), handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context).start()
+    try:
+        yield fake, f"https://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def get_jellyfin(config: Config, fake: FakeKube) -> dict[str, Any]:
+    """The Deployment of USER_CONFIG, read with the Kubernetes settings `prepare` made."""
+    fake.put(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"namespace": "media", "name": "jellyfin"},
+            "spec": {"replicas": 1},
+        }
+    )
+    client = await KubeClient.connect(config.kubernetes)
+    try:
+        return await client.request("GET", "/apis/apps/v1/namespaces/media/deployments/jellyfin")
+    finally:
+        await client.close()
+
+
+async def test_the_token_reaches_the_api_server_over_tls_verified_against_ca_crt(
+    tmp_path: Path,
+    config_dir: Path,
+    supervisor: FakeSupervisor,
+    pki: Certificates,
+    tls_kube: tuple[FakeKube, str],
+) -> None:
+    fake, url = tls_kube
+    token_folder(config_dir, ca=pki.cafile)
+    config = await prepare(
+        environment(tmp_path, config_dir, url=supervisor.url, kubernetes_server=url)
+    )
+    deployment = await get_jellyfin(config, fake)
+    assert deployment["metadata"]["name"] == "jellyfin"
+    assert [request.path for request in fake.requests] == [
+        "/apis/apps/v1/namespaces/media/deployments/jellyfin"
+    ]
+
+
+async def test_without_ca_crt_a_private_api_server_is_not_trusted_and_gets_no_token(
+    tmp_path: Path,
+    config_dir: Path,
+    supervisor: FakeSupervisor,
+    tls_kube: tuple[FakeKube, str],
+) -> None:
+    fake, url = tls_kube
+    token_folder(config_dir, ca=None)
+    config = await prepare(
+        environment(tmp_path, config_dir, url=supervisor.url, kubernetes_server=url)
+    )
+    with pytest.raises(KubeError, match="certificate verify failed"):
+        await get_jellyfin(config, fake)
+    assert fake.requests == []
+
+
+async def test_a_token_the_api_server_does_not_know_is_refused(
+    tmp_path: Path,
+    config_dir: Path,
+    supervisor: FakeSupervisor,
+    pki: Certificates,
+    tls_kube: tuple[FakeKube, str],
+) -> None:
+    fake, url = tls_kube
+    token_folder(config_dir, ca=pki.cafile)
+    (config_dir / "token").write_text("someone-elses-token")
+    config = await prepare(
+        environment(tmp_path, config_dir, url=supervisor.url, kubernetes_server=url)
+    )
+    with pytest.raises(Forbidden):
+        await get_jellyfin(config, fake)
+    assert len(fake.requests) == 1
+
+
 def test_options_are_read_with_empty_fields_as_unset(tmp_path: Path) -> None:
     path = tmp_path / "options.json"
     path.write_text(
@@ -264,13 +558,18 @@ def test_options_are_read_with_empty_fields_as_unset(tmp_path: Path) -> None:
                 "log_level": "debug",
                 "config_file": "mqtt-kube.yaml",
                 "kubeconfig": "",
+                "kubernetes_server": "HTTPS://k8s.lan:6443",
                 "mqtt_host": " ",
                 "mqtt_port": 1883,
+                "mqtt_cafile": "",
             }
         )
     )
     assert read_options(path) == AddonOptions(
-        log_level="DEBUG", config_file="mqtt-kube.yaml", mqtt_port=1883
+        log_level="DEBUG",
+        config_file="mqtt-kube.yaml",
+        kubernetes_server="HTTPS://k8s.lan:6443",
+        mqtt_port=1883,
     )
 
 
@@ -283,6 +582,15 @@ def test_options_are_read_with_empty_fields_as_unset(tmp_path: Path) -> None:
         ('{"mqtt_port": "1883"}', "option 'mqtt_port' must be a port number"),
         ('{"log_level": "LOUD"}', "option 'log_level' must be one of DEBUG, INFO, WARNING, ERROR"),
         ('{"mqtt_host": 5}', "option 'mqtt_host' must be text, not 5"),
+        (
+            '{"kubernetes_server": "http://k8s.lan:6443"}',
+            "option 'kubernetes_server' must be an https:// address (the token must not cross "
+            "the network in clear), not 'http://k8s.lan:6443'",
+        ),
+        (
+            '{"kubeconfig": "kubeconfig", "kubernetes_server": "https://k8s.lan"}',
+            "set either option 'kubeconfig' or 'kubernetes_server', not both",
+        ),
     ],
 )
 def test_bad_options_are_named_with_their_file(tmp_path: Path, content: str, message: str) -> None:
@@ -306,18 +614,20 @@ def test_the_environment_moves_every_input(tmp_path: Path) -> None:
             "MQTT_KUBE_ADDON_CONFIG_DIR": str(tmp_path),
             "MQTT_KUBE_SUPERVISOR_URL": "http://127.0.0.1:1",
             "SUPERVISOR_TOKEN": "t",
-        },
-        s6_environment=tmp_path / "none",
+            "MQTT_KUBE_ADDON_DATA_DIR": str(tmp_path / "d"),
+        }
     )
-    assert env == AddonEnvironment(tmp_path / "o.json", tmp_path, "http://127.0.0.1:1", "t")
+    assert env == AddonEnvironment(
+        tmp_path / "o.json", tmp_path, "http://127.0.0.1:1", "t", tmp_path / "d"
+    )
 
 
-def test_the_token_is_read_from_s6_when_the_environment_lacks_it(tmp_path: Path) -> None:
-    (tmp_path / "SUPERVISOR_TOKEN").write_text("from-s6\n")
-    env = AddonEnvironment.from_environ({}, s6_environment=tmp_path)
-    assert env.supervisor_token == "from-s6"
+def test_the_environment_defaults_are_the_supervisors_paths() -> None:
+    env = AddonEnvironment.from_environ({"SUPERVISOR_TOKEN": ""})
+    assert env.supervisor_token is None
     assert env.options_path == Path("/data/options.json")
     assert env.config_dir == Path("/config")
+    assert env.data_dir == Path("/data")
     assert env.supervisor_url == "http://supervisor"
 
 
@@ -327,6 +637,7 @@ def run_addon(tmp_path: Path, config_dir: Path) -> subprocess.CompletedProcess[s
         **os.environ,
         "MQTT_KUBE_ADDON_OPTIONS": str(tmp_path / "options.json"),
         "MQTT_KUBE_ADDON_CONFIG_DIR": str(config_dir),
+        "MQTT_KUBE_ADDON_DATA_DIR": str(tmp_path / "data"),
         "MQTT_KUBE_SUPERVISOR_URL": f"http://127.0.0.1:{closed_port()}",
         "SUPERVISOR_TOKEN": TOKEN,
     }

@@ -1,10 +1,11 @@
 """The three ways to install: container image, Home Assistant add-on, Kubernetes manifests.
 
-No Docker engine runs here, so the Dockerfiles are checked by reading them: stages, user,
-entry point, labels, and that every path they copy exists and passes .dockerignore. The
-image's health check command is run for real against a local HTTP server. The add-on's
-manifest, schema, translations, images and build files are checked against each other and
-against the entry module; the Kubernetes manifests parse, kustomize lists exactly them, the
+No Docker engine runs here, so the Dockerfile is checked by reading it: stages, user, entry
+point, labels, and that every path it copies exists and passes .dockerignore. The image's
+health check command is run for real against a local HTTP server. The add-on's manifest,
+schema, translations and images are checked against each other, against the entry module
+and against the Dockerfile's `addon` target it pulls, and its docs against the images a
+release must push; the Kubernetes manifests parse, kustomize lists exactly them, the
 Deployment is locked down, the ConfigMap carries config-basic.yaml and its template, and
 rbac.yaml is what `mqtt-kube rbac config-basic.yaml` prints.
 """
@@ -68,6 +69,22 @@ def args_of(path: Path, instruction: str) -> list[str]:
     return [rest for word, rest in instructions(path) if word == instruction]
 
 
+def stages(path: Path) -> dict[str, list[tuple[str, str]]]:
+    """A Dockerfile's instructions by stage: its `AS` name, "" for the unnamed (last) one."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] | None = None
+    for word, rest in instructions(path):
+        if word == "FROM":
+            current = found.setdefault(rest.partition(" AS ")[2], [])
+        if current is not None:  # ARGs before the first FROM belong to no stage
+            current.append((word, rest))
+    return found
+
+
+def stage_args(path: Path, stage: str, instruction: str) -> list[str]:
+    return [rest for word, rest in stages(path)[stage] if word == instruction]
+
+
 def yaml_file(path: Path) -> Any:
     return yaml.safe_load(path.read_text())
 
@@ -100,32 +117,42 @@ def png_size(path: Path) -> tuple[int, int]:
 # -- container image ---------------------------------------------------------------------
 
 
-def test_the_image_builds_a_wheel_in_one_stage_and_installs_only_wheels_in_the_next() -> None:
+def test_the_images_build_wheels_in_one_stage_and_install_only_wheels_in_the_next() -> None:
     dockerfile = ROOT / "Dockerfile"
     assert "ARG PYTHON_IMAGE=python:3.12-slim" in dockerfile.read_text()
-    assert args_of(dockerfile, "FROM") == ["${PYTHON_IMAGE} AS build", "${PYTHON_IMAGE}"]
-    runs = args_of(dockerfile, "RUN")
-    assert runs[0] == "pip wheel --no-cache-dir --wheel-dir /wheels ."
-    assert "--no-index --find-links /wheels mqtt-kube" in runs[1]
-    assert "from=build,source=/wheels" in runs[1]
+    assert args_of(dockerfile, "FROM") == [
+        "${PYTHON_IMAGE} AS build",
+        "${PYTHON_IMAGE} AS runtime",
+        "runtime AS addon",
+        "runtime",  # last, so a plain `docker build .` makes the service image
+    ]
+    assert stage_args(dockerfile, "build", "RUN") == [
+        "pip wheel --no-cache-dir --wheel-dir /wheels ."
+    ]
+    (install,) = stage_args(dockerfile, "runtime", "RUN")
+    assert "--no-index --find-links /wheels mqtt-kube" in install
+    assert "from=build,source=/wheels" in install
+    assert stage_args(dockerfile, "runtime", "USER") == []
 
 
 def test_the_image_runs_mqtt_kube_on_config_yaml_as_uid_1000() -> None:
     dockerfile = ROOT / "Dockerfile"
-    assert args_of(dockerfile, "USER") == ["1000:1000"]
-    assert "useradd --uid 1000" in args_of(dockerfile, "RUN")[1]
-    assert json.loads(args_of(dockerfile, "ENTRYPOINT")[0]) == ["mqtt-kube"]
-    assert json.loads(args_of(dockerfile, "CMD")[0]) == ["/config/config.yaml"]
-    assert args_of(dockerfile, "EXPOSE") == ["8080"]
+    assert stage_args(dockerfile, "", "USER") == ["1000:1000"]
+    (useradd,) = stage_args(dockerfile, "", "RUN")
+    assert useradd.startswith("useradd --uid 1000 ")
+    assert args_of(dockerfile, "USER") == ["1000:1000"]  # no other stage switches user
+    assert json.loads(stage_args(dockerfile, "", "ENTRYPOINT")[0]) == ["mqtt-kube"]
+    assert json.loads(stage_args(dockerfile, "", "CMD")[0]) == ["/config/config.yaml"]
+    assert stage_args(dockerfile, "", "EXPOSE") == ["8080"]
 
 
-def test_the_image_carries_oci_labels_with_the_version_from_a_build_arg() -> None:
+def test_the_images_carry_oci_labels_with_the_version_from_a_build_arg() -> None:
     dockerfile = ROOT / "Dockerfile"
-    labels = " ".join(args_of(dockerfile, "LABEL"))
+    labels = " ".join(stage_args(dockerfile, "runtime", "LABEL"))
     for key in ("title", "description", "source", "licenses"):
         assert f"org.opencontainers.image.{key}=" in labels
     assert 'org.opencontainers.image.version="${VERSION}"' in labels
-    assert "VERSION=0.0.0" in args_of(dockerfile, "ARG")
+    assert stage_args(dockerfile, "runtime", "ARG") == ["VERSION=0.0.0"]
 
 
 def test_the_image_has_no_architecture_specific_step() -> None:
@@ -192,7 +219,10 @@ async def health_server() -> AsyncIterator[tuple[str, list[int]]]:
 async def test_the_image_health_check_passes_on_200_and_fails_otherwise(
     health_server: tuple[str, list[int]],
 ) -> None:
-    healthcheck = args_of(ROOT / "Dockerfile", "HEALTHCHECK")[0]
+    assert args_of(ROOT / "Dockerfile", "HEALTHCHECK") == stage_args(
+        ROOT / "Dockerfile", "", "HEALTHCHECK"
+    )  # the add-on's health is the Supervisor's watchdog
+    healthcheck = stage_args(ROOT / "Dockerfile", "", "HEALTHCHECK")[0]
     assert "curl" not in healthcheck
     assert "wget" not in healthcheck
     command = json.loads(healthcheck.partition("CMD ")[2])
@@ -221,7 +251,7 @@ def test_the_addon_manifest_has_todays_keys() -> None:
         assert isinstance(config[key], str)
         assert config[key]
     assert config["arch"] == ["aarch64", "amd64"]
-    assert config["init"] is False
+    assert "init" not in config  # Docker's init: the image has none of its own
     assert config["startup"] == "services"
     assert config["services"] == ["mqtt:need"]
     assert config["map"] == ["addon_config:rw"]
@@ -241,8 +271,10 @@ def test_the_addon_schema_has_every_option_the_entry_reads() -> None:
     assert options == {"log_level": "INFO", "config_file": "config.yaml"}
     assert schema["log_level"] == "list(DEBUG|INFO|WARNING|ERROR)"
     assert schema["kubeconfig"] == "str?"
+    assert schema["kubernetes_server"] == "url?"
     assert schema["mqtt_port"] == "port?"
     assert schema["mqtt_password"] == "password?"
+    assert schema["mqtt_cafile"] == "str?"
 
 
 def test_the_addon_translations_name_every_option_and_port() -> None:
@@ -255,18 +287,40 @@ def test_the_addon_translations_name_every_option_and_port() -> None:
     assert {port.lower() for port in english["network"]} == set(config["ports"])
 
 
-def test_the_addon_builds_on_the_home_assistant_python_image_of_each_arch() -> None:
+def test_the_addon_is_pulled_as_the_dockerfiles_addon_target() -> None:
     config = yaml_file(ADDON / "config.yaml")
-    build = yaml_file(ADDON / "build.yaml")
-    assert set(build["build_from"]) == set(config["arch"])
-    for arch, image in build["build_from"].items():
-        assert image.startswith(f"ghcr.io/home-assistant/{arch}-base-python:3.12-"), image
-    dockerfile = ADDON / "Dockerfile"
-    assert args_of(dockerfile, "FROM") == ["${BUILD_FROM}"]
-    assert any(arg.startswith("BUILD_FROM=") for arg in args_of(dockerfile, "ARG"))
-    assert "BUILD_VERSION" in args_of(dockerfile, "ARG")
-    assert 'pip3 install --no-cache-dir "${MQTT_KUBE_SOURCE}"' in args_of(dockerfile, "RUN")
-    assert json.loads(args_of(dockerfile, "CMD")[0]) == ["python3", "-m", "mqtt_kube.addon"]
+    # With `image`, the Supervisor pulls `<image>:<version>` and never builds the folder.
+    assert config["image"] == "ghcr.io/mqtt-kube/{arch}-addon-mqtt-kube"
+    assert not (ADDON / "Dockerfile").exists()
+    assert not (ADDON / "build.yaml").exists()
+    dockerfile = ROOT / "Dockerfile"
+    labels = " ".join(stage_args(dockerfile, "addon", "LABEL"))
+    for label in ('io.hass.type="addon"', 'io.hass.version="${VERSION}"'):
+        assert label in labels
+    assert 'io.hass.arch="${BUILD_ARCH}"' in labels
+    assert stage_args(dockerfile, "addon", "ARG") == ["VERSION=0.0.0", "BUILD_ARCH"]
+    assert stage_args(dockerfile, "addon", "USER") == []  # root, as the Supervisor's folders
+    assert json.loads(stage_args(dockerfile, "addon", "CMD")[0]) == [
+        "python3",
+        "-m",
+        "mqtt_kube.addon",
+    ]
+    assert stage_args(dockerfile, "addon", "ENTRYPOINT") == []
+
+
+def test_the_addon_docs_name_every_image_a_release_must_push() -> None:
+    config = yaml_file(ADDON / "config.yaml")
+    platforms = {"aarch64": "linux/arm64", "amd64": "linux/amd64"}
+    docs = " ".join((ADDON / "DOCS.md").read_text().replace("\\\n", " ").split())
+    for arch in config["arch"]:
+        image = config["image"].format(arch=arch)
+        command = (
+            f"docker buildx build --target addon --platform {platforms[arch]} "
+            f"--build-arg VERSION={__version__} --build-arg BUILD_ARCH={arch} "
+            f"-t {image}:{__version__} --push ."
+        )
+        assert command in docs, f"DOCS.md lacks: {command}"
+    assert f"ghcr.io/mqtt-kube/mqtt-kube:{__version__}" in docs
 
 
 def test_the_addon_has_docs_changelog_icon_and_logo() -> None:
