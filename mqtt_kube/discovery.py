@@ -18,13 +18,16 @@ What becomes what:
 Every payload uses full key names, keys documented by Home Assistant, `device` keys
 accepted by Home Assistant 2024.3 (which rejects unknown ones), and no `object_id`
 (deprecated by Home Assistant 2025.10: entity ids follow device and entity names).
-What cannot be exposed is reported as a note, never silently dropped.
+An absent value (an empty payload) shows as *unknown* for every entity with a state.
+What cannot be exposed, and an override Home Assistant would refuse, is reported as a
+note, never silently dropped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import string
 from collections.abc import Iterable, Mapping
@@ -51,19 +54,26 @@ ORIGIN_NAME: Final = "mqtt-kube"
 PAYLOAD_ONLINE: Final = "online"
 PAYLOAD_OFFLINE: Final = "offline"
 COMMAND_QOS: Final = 1  # command topics are subscribed at QoS 1
-NUMBER_MAX: Final = 10
+NUMBER_MIN: Final = 0
+NUMBER_MAX: Final = 100  # Home Assistant's own default for a number
 MAX_STATE_LENGTH: Final = 255  # Home Assistant refuses longer states
 
-# An empty payload means "the object does not exist" (or the locus matched nothing);
-# "None" is what Home Assistant reads as an unknown state.
-STATE_TEMPLATE: Final = "{{ value if value else 'None' }}"
-SENSOR_TEMPLATE: Final = f"{{{{ value[:{MAX_STATE_LENGTH}] if value else 'None' }}}}"
+# An empty payload means "no value": the object does not exist, or the locus matched
+# nothing. The text "None" is Home Assistant's "no value" for a binary_sensor, a switch, a
+# number and a sensor that expects numbers or times; a plain text sensor stores it as the
+# word "None" before Home Assistant 2024.10, so such a sensor renders "unknown" instead:
+# the very state Home Assistant records for an entity without a value.
+NO_VALUE: Final = "None"
+NO_TEXT: Final = "unknown"
+STATE_TEMPLATE: Final = f"{{{{ value if value else '{NO_VALUE}' }}}}"
 # A raw watch may carry a JSON object (`$.status`): its fields become attributes.
 ATTRIBUTES_TEMPLATE: Final = (
     "{{ (value_json if value_json is defined and value_json is mapping else {}) | to_json }}"
 )
 
 # Keys Home Assistant 2024.3 accepts in `device` and `origin`; anything else is refused.
+# (`serial_number` has been accepted since 2024.2, `model_id` only in later releases; we
+# send neither.)
 DEVICE_KEYS: Final = frozenset(
     {
         "identifiers",
@@ -71,6 +81,7 @@ DEVICE_KEYS: Final = frozenset(
         "manufacturer",
         "model",
         "name",
+        "serial_number",
         "sw_version",
         "hw_version",
         "suggested_area",
@@ -79,6 +90,36 @@ DEVICE_KEYS: Final = frozenset(
     }
 )
 ORIGIN_KEYS: Final = frozenset({"name", "sw_version", "support_url"})
+
+# Device classes by component, as Home Assistant lists them (sensor/const.py,
+# number/const.py, binary_sensor, switch and button). An unknown one makes Home Assistant
+# refuse the whole announcement. `enum` needs a list of options, which is not announced.
+_NUMERIC_CLASSES: Final = frozenset(
+    """apparent_power aqi area atmospheric_pressure battery blood_glucose_concentration
+    carbon_dioxide carbon_monoxide conductivity current data_rate data_size distance duration
+    energy energy_distance energy_storage frequency gas humidity illuminance irradiance
+    moisture monetary nitrogen_dioxide nitrogen_monoxide nitrous_oxide ozone ph pm1 pm10 pm25
+    power power_factor precipitation precipitation_intensity pressure reactive_power
+    signal_strength sound_pressure speed sulphur_dioxide temperature
+    volatile_organic_compounds volatile_organic_compounds_parts voltage volume
+    volume_flow_rate volume_storage water weight wind_direction wind_speed""".split()  # noqa: SIM905
+)
+TIME_CLASSES: Final = frozenset({"timestamp", "date"})  # a sensor of one shows a time
+DEVICE_CLASSES: Final[Mapping[str, frozenset[str]]] = {
+    "sensor": _NUMERIC_CLASSES | TIME_CLASSES,
+    "number": _NUMERIC_CLASSES,
+    "binary_sensor": frozenset(
+        """battery battery_charging carbon_monoxide cold connectivity door garage_door gas
+        heat light lock moisture motion moving occupancy opening plug power presence problem
+        running safety smoke sound tamper update vibration window""".split()  # noqa: SIM905
+    ),
+    "switch": frozenset({"outlet", "switch"}),
+    "button": frozenset({"identify", "restart", "update"}),
+}
+UNANNOUNCEABLE_CLASSES: Final = frozenset({"enum"})
+# Overrides that make Home Assistant expect a number from a sensor (besides a numeric
+# device class); it then refuses every state that is not one.
+NUMERIC_HINTS: Final = ("unit_of_measurement", "state_class")
 
 # Per-binding overrides that reach the main entity, by component. `entity_category:
 # config` is refused by Home Assistant for read-only entities, so those allow diagnostic.
@@ -155,6 +196,13 @@ OFF_WORDS: Final = frozenset(
     }
 )
 _BUTTON_ICONS: Final = {"launch": "mdi:play", "delete": "mdi:delete"}
+_JINJA_ESCAPES: Final = {
+    **{code: f"\\x{code:02x}" for code in range(32)},
+    ord("\\"): "\\\\",
+    ord("'"): "\\'",
+    ord("{"): "\\u007b",
+    ord("}"): "\\u007d",
+}
 _TOPIC_PART: Final = re.compile(r"[^a-zA-Z0-9_-]+")
 _CAMEL: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _OBJECT_ID_SLUG: Final = 60
@@ -365,7 +413,9 @@ class _Builder:
                 name = _unique_name(draft.name, device.names)
             payload = self._payload(draft, name=name, device=device)
             if draft is main:
-                self._apply_overrides(binding, draft.component, payload, overrides)
+                self._apply_overrides(binding, draft, payload, overrides)
+            if draft.component == "sensor":
+                payload["value_template"] = sensor_template(payload)
             unique_id = str(payload["unique_id"])
             entities.append(
                 Entity(
@@ -572,17 +622,31 @@ class _Builder:
     def _apply_overrides(
         self,
         binding: BindingSpec,
-        component: str,
+        draft: _Draft,
         payload: dict[str, Any],
         overrides: dict[str, Any],
     ) -> None:
+        component = draft.component
         allowed = OVERRIDE_KEYS[component]
+        text = None
+        if component == "sensor" and draft.watch is not None:
+            text = _text_output(draft.watch.values)
         for key, value in overrides.items():
             if key in _NOT_ENTITY_KEYS:
                 continue
             where = f"{binding.where}.homeassistant.{key}"
             if key not in allowed:
                 self.notes.append(f"{where}: has no effect on a {component}; ignored")
+            elif key == "device_class" and value not in DEVICE_CLASSES[component]:
+                self.notes.append(
+                    f"{where}: {value!r} is not a {component} device class, and Home Assistant "
+                    "refuses an entity with one; left out"
+                )
+            elif text is not None and _expects_numbers(key, value):
+                self.notes.append(
+                    f"{where}: makes Home Assistant expect numbers, but this sensor's map "
+                    f"publishes text such as {text!r}; left out"
+                )
             elif key == "entity_category" and value == "config" and component in READ_ONLY:
                 self.notes.append(
                     f"{where}: Home Assistant refuses 'config' for a {component}; "
@@ -615,7 +679,7 @@ def _component_fields(draft: _Draft) -> dict[str, Any]:
             "state_topic": draft.watch.topic,
             "state_on": draft.states[0],
             "state_off": draft.states[1],
-            "value_template": STATE_TEMPLATE,
+            "value_template": one_of_template(draft.states),
             "optimistic": False,
             "qos": COMMAND_QOS,
             "retain": False,
@@ -624,7 +688,7 @@ def _component_fields(draft: _Draft) -> dict[str, Any]:
         assert draft.patch is not None
         fields: dict[str, Any] = {
             "command_topic": draft.patch.topic,
-            "min": 0,
+            "min": NUMBER_MIN,
             "max": NUMBER_MAX,
             "step": 1,
             "mode": "box",
@@ -645,16 +709,12 @@ def _component_fields(draft: _Draft) -> dict[str, Any]:
             "state_topic": draft.watch.topic,
             "payload_on": draft.states[0],
             "payload_off": draft.states[1],
-            "value_template": STATE_TEMPLATE,
+            "value_template": one_of_template(draft.states),
             "qos": draft.watch.qos,
         }
     if draft.component == "sensor":
         assert draft.watch is not None
-        fields = {
-            "state_topic": draft.watch.topic,
-            "value_template": SENSOR_TEMPLATE,
-            "qos": draft.watch.qos,
-        }
+        fields = {"state_topic": draft.watch.topic, "qos": draft.watch.qos}
         if not draft.watch.values.has_map:
             fields.update(
                 json_attributes_topic=draft.watch.topic,
@@ -673,6 +733,28 @@ def _component_fields(draft: _Draft) -> dict[str, Any]:
     if icon is not None:
         fields["icon"] = icon
     return fields
+
+
+def one_of_template(states: Iterable[str]) -> str:
+    """A value_template passing `states` through and turning anything else into no value.
+
+    A map that does not cover every input lets the raw value through ("2" where only 1 is
+    mapped); Home Assistant would ignore it and keep showing the previous state.
+    """
+    choices = ", ".join(_jinja_text(state) for state in states)
+    return f"{{{{ value if value in [{choices}] else '{NO_VALUE}' }}}}"
+
+
+def sensor_template(payload: Mapping[str, Any]) -> str:
+    """A sensor's value_template: the state cut to size; no value as the sensor needs it."""
+    typed = "device_class" in payload or any(key in payload for key in NUMERIC_HINTS)
+    absent = NO_VALUE if typed else NO_TEXT
+    return f"{{{{ value[:{MAX_STATE_LENGTH}] if value else '{absent}' }}}}"
+
+
+def _jinja_text(text: str) -> str:
+    """`text` as a quoted Jinja string; braces escaped too, so no `}}` ends the template."""
+    return "'" + text.translate(_JINJA_ESCAPES) + "'"
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -761,6 +843,29 @@ def _order_states(values: ValueMap, states: tuple[str, str]) -> tuple[str, str]:
         if _static_output(entry.output) == first and _falsy(entry.key):
             return second, first
     return first, second
+
+
+def _text_output(values: ValueMap) -> str | None:
+    """A fixed output of a watch map that is not a number; None when there is none."""
+    if not values.has_map:
+        return None
+    for entry in values.entries:
+        output = _static_output(entry.output)
+        if isinstance(output, str) and not _is_number(output):
+            return output
+    return None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _expects_numbers(key: str, value: object) -> bool:
+    """Whether an override makes Home Assistant expect a sensor's states to be numbers."""
+    return key in NUMERIC_HINTS or (key == "device_class" and value in _NUMERIC_CLASSES)
 
 
 def _falsy(value: object) -> bool:

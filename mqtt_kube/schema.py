@@ -42,6 +42,15 @@ from mqtt_kube.config import (
     TlsSettings,
     WatchSpec,
 )
+from mqtt_kube.discovery import (
+    DEVICE_CLASSES,
+    NUMBER_MAX,
+    NUMBER_MIN,
+    NUMERIC_HINTS,
+    OVERRIDE_KEYS,
+    TIME_CLASSES,
+    UNANNOUNCEABLE_CLASSES,
+)
 from mqtt_kube.errors import ConfigError, ConfigProblem, TemplateError
 from mqtt_kube.kinds import BUILTIN_KINDS, builtin_kind
 from mqtt_kube.locus import Locus
@@ -432,12 +441,24 @@ ROOT_SCHEMA = Strict(
     what="the configuration",
 )
 
+
+def _device_class(value: Any) -> str:
+    """A device class of some component, in any case (Home Assistant lowers it too)."""
+    text = _text(value).lower()
+    if text in UNANNOUNCEABLE_CLASSES:
+        raise vol.Invalid(f"{text!r} needs a list of options, which mqtt-kube does not announce")
+    known = sorted(set().union(*DEVICE_CLASSES.values()))
+    if text not in known:
+        raise vol.Invalid(f"{text!r} is not a Home Assistant device class{_hint(text, known)}")
+    return text
+
+
 OVERRIDES_SCHEMA = Strict(
     {
         vol.Optional("component"): _choice("switch", "sensor", "binary_sensor", "button", "number"),
         vol.Optional("name"): _text,
         vol.Optional("icon"): _text,
-        vol.Optional("device_class"): _text,
+        vol.Optional("device_class"): _device_class,
         vol.Optional("unit_of_measurement"): _text,
         vol.Optional("entity_category"): _choice("config", "diagnostic"),
         vol.Optional("state_class"): _choice("measurement", "total", "total_increasing"),
@@ -452,11 +473,57 @@ OVERRIDES_SCHEMA = Strict(
 
 
 def _overrides(value: Any) -> dict[str, Any] | bool | None:
+    """A binding's `homeassistant:`: false (left out), true or ~ (defaults), or overrides."""
+    if isinstance(value, str) and value.lower() in _TRUE_WORDS + _FALSE_WORDS:
+        value = _boolean(value)
     if value is None or value is True:
         return None
     if value is False:
         return False
-    return OVERRIDES_SCHEMA(value)
+    overrides = OVERRIDES_SCHEMA(value)
+    errors = _override_conflicts(overrides)
+    if errors:
+        raise vol.MultipleInvalid(errors)
+    return overrides
+
+
+def _override_conflicts(overrides: Mapping[str, Any]) -> list[vol.Invalid]:
+    """Overrides that Home Assistant would refuse together (each names its key)."""
+    errors = []
+    component = overrides.get("component")
+    device_class = overrides.get("device_class")
+    if component is not None:
+        for key in sorted(overrides.keys() - OVERRIDE_KEYS[component] - {"component", "name"}):
+            errors.append(vol.Invalid(f"has no effect on a {component}", path=[key]))
+        if device_class is not None and device_class not in DEVICE_CLASSES[component]:
+            fits = [name for name, classes in DEVICE_CLASSES.items() if device_class in classes]
+            errors.append(
+                vol.Invalid(
+                    f"{device_class!r} is a device class of a {' or '.join(fits)}, "
+                    f"not of a {component}",
+                    path=["device_class"],
+                )
+            )
+    if device_class in TIME_CLASSES:
+        for key in NUMERIC_HINTS:
+            if key in overrides:
+                errors.append(
+                    vol.Invalid(
+                        f"makes Home Assistant expect numbers, but device_class {device_class} "
+                        "says the sensor shows a time; give one or the other",
+                        path=[key],
+                    )
+                )
+    low, high = overrides.get("min", NUMBER_MIN), overrides.get("max", NUMBER_MAX)
+    if low >= high:
+        errors.append(
+            vol.Invalid(
+                f"max must be greater than min, here {high} and {low} "
+                f"(without them: max {NUMBER_MAX}, min {NUMBER_MIN})",
+                path=["max" if "max" in overrides else "min"],
+            )
+        )
+    return errors
 
 
 BINDING_SCHEMA = Strict(
@@ -689,6 +756,9 @@ class _Builder:
         )
 
     def _discovery(self, value: Any) -> HomeAssistantSettings | None:
+        """`homeassistant:` off (absent, false, no, off), on with defaults, or a mapping."""
+        if isinstance(value, str) and value.lower() in _TRUE_WORDS + _FALSE_WORDS:
+            value = _boolean(value)
         if value is None or value is False:
             return None
         if value is True:

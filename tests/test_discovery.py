@@ -1,18 +1,23 @@
 """Discovery payloads, pure: configuration in, entities and payloads out.
 
 Covered: the reviewed snapshot of a configuration using every component; every payload
-against Home Assistant-style schemas (documented keys only, required keys, `device` and
-`origin` within what Home Assistant 2024.3 accepts); inference, table-driven (switch,
-number, binary_sensor, sensor, button, and what cannot be exposed, each with a note naming
-its place); which value is "on"; button payloads for plain and `jsonpath` maps; node ids;
-unique_ids stable across edits that keep a binding's identity and different when it
-changes; per-binding overrides; main entities and names; what `mqtt-kube check` lists.
+against Home Assistant-style schemas (documented keys only, required keys, each
+component's device classes, `device` and `origin` within what Home Assistant 2024.3
+accepts); what Home Assistant shows for an absent value and for a value no map entry
+covers (unknown, for every entity with a state, in 2024.3 and in current releases);
+inference, table-driven (switch, number, binary_sensor, sensor, button, and what cannot be
+exposed, each with a note naming its place); which value is "on"; button payloads for plain
+and `jsonpath` maps; node ids; unique_ids stable across edits that keep a binding's
+identity and different when it changes; per-binding overrides, those Home Assistant would
+refuse (a config problem with its line, or a note when it depends on the inferred
+component); `homeassistant: yes/no`; main entities and names; what `mqtt-kube check` lists.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +26,9 @@ import voluptuous as vol
 
 from mqtt_kube import __version__
 from mqtt_kube.cli import main
-from mqtt_kube.config import Config
+from mqtt_kube.config import Config, HomeAssistantSettings
 from mqtt_kube.discovery import (
+    DEVICE_CLASSES,
     DEVICE_KEYS,
     ORIGIN_KEYS,
     DiscoveryPlan,
@@ -31,7 +37,9 @@ from mqtt_kube.discovery import (
     command_payload,
     describe,
     node_id_for,
+    one_of_template,
 )
+from mqtt_kube.errors import ConfigError
 from mqtt_kube.schema import load_config
 from mqtt_kube.valuemap import ValueMap
 
@@ -40,7 +48,8 @@ HOMELAB = HERE / "configs" / "discovery" / "homelab.yaml"
 SNAPSHOT = HERE / "snapshots" / "discovery-homelab.json"
 
 # -- Home Assistant's discovery schemas, restated (facts from homeassistant/components/mqtt:
-# config.py, schemas.py, and one module per component), refusing any other key -----------
+# config.py, schemas.py, and one module per component; device classes from each
+# component's SensorDeviceClass, NumberDeviceClass, … enum), refusing any other key --------
 
 _TEXT = vol.All(str, vol.Length(min=1))
 _URL = vol.All(str, vol.Match(r"^https?://"))
@@ -51,6 +60,7 @@ DEVICE_2024_3 = vol.Schema(
         vol.Optional("manufacturer"): str,
         vol.Optional("model"): str,
         vol.Optional("name"): str,
+        vol.Optional("serial_number"): str,  # since 2024.2
         vol.Optional("sw_version"): str,
         vol.Optional("hw_version"): str,
         vol.Optional("suggested_area"): str,
@@ -65,6 +75,27 @@ ORIGIN = vol.Schema(
         vol.Optional("support_url"): _URL,
     }
 )
+NUMERIC_CLASSES = set(
+    """apparent_power aqi area atmospheric_pressure battery blood_glucose_concentration
+    carbon_dioxide carbon_monoxide conductivity current data_rate data_size distance duration
+    energy energy_distance energy_storage frequency gas humidity illuminance irradiance
+    moisture monetary nitrogen_dioxide nitrogen_monoxide nitrous_oxide ozone ph pm1 pm10 pm25
+    power power_factor precipitation precipitation_intensity pressure reactive_power
+    signal_strength sound_pressure speed sulphur_dioxide temperature
+    volatile_organic_compounds volatile_organic_compounds_parts voltage volume
+    volume_flow_rate volume_storage water weight wind_direction wind_speed""".split()  # noqa: SIM905
+)
+HA_DEVICE_CLASSES = {
+    "sensor": NUMERIC_CLASSES | {"date", "enum", "timestamp"},
+    "number": NUMERIC_CLASSES,
+    "binary_sensor": set(
+        """battery battery_charging carbon_monoxide cold connectivity door garage_door gas
+        heat light lock moisture motion moving occupancy opening plug power presence problem
+        running safety smoke sound tamper update vibration window""".split()  # noqa: SIM905
+    ),
+    "switch": {"outlet", "switch"},
+    "button": {"identify", "restart", "update"},
+}
 QOS = vol.In([0, 1, 2])
 TEMPLATE = vol.All(str, vol.Match(r"^\{\{.*\}\}$"))
 COMMON = {
@@ -87,7 +118,6 @@ READ_ONLY = {
     **COMMON,
     vol.Required("state_topic"): _TEXT,
     vol.Optional("value_template"): TEMPLATE,
-    vol.Optional("device_class"): _TEXT,
     vol.Optional("expire_after"): int,
     vol.Optional("force_update"): bool,
     vol.Optional("entity_category"): "diagnostic",  # `config` is refused for these
@@ -96,22 +126,40 @@ COMMANDING = {
     **COMMON,
     vol.Required("command_topic"): _TEXT,
     vol.Optional("retain"): bool,
-    vol.Optional("device_class"): _TEXT,
 }
+
+
+def min_below_max(config: dict[str, Any]) -> dict[str, Any]:
+    if config["min"] >= config["max"]:
+        raise vol.Invalid("'max' must be > 'min'")
+    return config
+
+
+def device_class(component: str) -> dict[vol.Optional, vol.In]:
+    return {vol.Optional("device_class"): vol.In(sorted(HA_DEVICE_CLASSES[component]))}
+
+
 SCHEMAS: dict[str, vol.Schema] = {
     "sensor": vol.Schema(
         {
             **READ_ONLY,
+            **device_class("sensor"),
             vol.Optional("unit_of_measurement"): str,
             vol.Optional("state_class"): vol.In(["measurement", "total", "total_increasing"]),
         }
     ),
     "binary_sensor": vol.Schema(
-        {**READ_ONLY, vol.Required("payload_on"): _TEXT, vol.Required("payload_off"): _TEXT}
+        {
+            **READ_ONLY,
+            **device_class("binary_sensor"),
+            vol.Required("payload_on"): _TEXT,
+            vol.Required("payload_off"): _TEXT,
+        }
     ),
     "switch": vol.Schema(
         {
             **COMMANDING,
+            **device_class("switch"),
             vol.Required("state_topic"): _TEXT,
             vol.Required("optimistic"): False,  # the state always comes from a watch
             vol.Required("payload_on"): _TEXT,
@@ -121,9 +169,10 @@ SCHEMAS: dict[str, vol.Schema] = {
             vol.Optional("value_template"): TEMPLATE,
         }
     ),
-    "number": vol.Schema(
+    "number": vol.All(
         {
             **COMMANDING,
+            **device_class("number"),
             vol.Optional("state_topic"): _TEXT,
             vol.Required("optimistic"): bool,
             vol.Required("min"): vol.Coerce(float),
@@ -132,9 +181,12 @@ SCHEMAS: dict[str, vol.Schema] = {
             vol.Optional("mode"): vol.In(["auto", "box", "slider"]),
             vol.Optional("unit_of_measurement"): str,
             vol.Optional("value_template"): TEMPLATE,
-        }
+        },
+        min_below_max,
     ),
-    "button": vol.Schema({**COMMANDING, vol.Required("payload_press"): _TEXT}),
+    "button": vol.Schema(
+        {**COMMANDING, **device_class("button"), vol.Required("payload_press"): _TEXT}
+    ),
 }
 
 
@@ -202,13 +254,27 @@ def test_every_topic_and_payload_is_as_published(entity: Entity) -> None:
     assert entity.encoded() == json.dumps(entity.payload, sort_keys=True, separators=(",", ":"))
 
 
-def test_the_schemas_here_refuse_an_unknown_key_and_a_2024_3_unknown_device_key() -> None:
+def test_the_schemas_here_refuse_unknown_keys_and_another_components_device_class() -> None:
     entity = homelab_plan().entities[1]
     with pytest.raises(vol.Invalid, match="extra keys"):
         SCHEMAS[entity.component]({**entity.payload, "object_id": "x"})
-    device = {**entity.payload["device"], "serial_number": "1"}
+    device = {**entity.payload["device"], "model_id": "1"}  # accepted only after 2024.3
     with pytest.raises(vol.Invalid, match="extra keys"):
         SCHEMAS[entity.component]({**entity.payload, "device": device})
+    with pytest.raises(vol.Invalid, match="must be one of"):
+        SCHEMAS[entity.component]({**entity.payload, "device_class": "running"})
+
+
+def test_the_device_keys_allowed_are_those_home_assistant_2024_3_accepts() -> None:
+    assert {str(key) for key in DEVICE_2024_3.schema} == DEVICE_KEYS
+    entity = homelab_plan().entities[1]
+    device = {**entity.payload["device"], "serial_number": "SN1"}  # accepted since 2024.2
+    SCHEMAS[entity.component]({**entity.payload, "device": device})
+
+
+def test_the_device_classes_allowed_are_home_assistants_but_enum() -> None:
+    expected = {**HA_DEVICE_CLASSES, "sensor": HA_DEVICE_CLASSES["sensor"] - {"enum"}}
+    assert {c: set(classes) for c, classes in DEVICE_CLASSES.items()} == expected
 
 
 def test_the_instance_device_has_one_connectivity_sensor_on_the_availability_topic() -> None:
@@ -222,6 +288,147 @@ def test_the_instance_device_has_one_connectivity_sensor_on_the_availability_top
     for entity in binding_entities(plan):
         assert entity.payload["device"]["via_device"] == instance
         assert entity.payload["availability_topic"] == "home/kube/status"
+
+
+# -- what Home Assistant shows: the state callbacks of homeassistant/components/mqtt/
+# sensor.py (`_update_state`: "None" is no value for a sensor that expects numbers, and for
+# every sensor since 2024.10; "" is ignored by a numeric one), binary_sensor.py and
+# switch.py ("" ignored, PAYLOAD_NONE "None" is no value, any other text is ignored),
+# number.py (`payload_reset`, "None" by default) -------------------------------------------
+
+KEPT = "<the previous state stays>"
+REFUSED = "<Home Assistant refuses the state>"
+RELEASES = ("2024.3", "2024.10")
+
+
+def render(template: str, payload: str) -> str:
+    """A value_template applied to a payload.
+
+    The templates announced are Jinja expressions that read the same in Python (a
+    conditional, `in` on a list of strings, a slice, the truth of a string).
+    """
+    assert template.startswith("{{ ")
+    assert template.endswith(" }}")
+    return str(eval(template[3:-3], {"__builtins__": {}}, {"value": payload}))
+
+
+def shown(entity: Entity, payload: str, release: str) -> str:
+    """The state Home Assistant records once `payload` arrives on the state topic."""
+    config = entity.payload
+    value = render(config["value_template"], payload) if "value_template" in config else payload
+    if entity.component == "sensor":
+        return sensor_state(config, value, release)
+    if entity.component == "number":
+        if value == "None":
+            return "unknown"
+        return value if is_number(value) else KEPT
+    on, off = (
+        ("state_on", "state_off") if entity.component == "switch" else ("payload_on", "payload_off")
+    )
+    if value in (config[on], config[off]):
+        return "on" if value == config[on] else "off"
+    return "unknown" if value == "None" else KEPT
+
+
+def sensor_state(config: dict[str, Any], value: str, release: str) -> str:
+    device_class = config.get("device_class")
+    if value == "None" and release != "2024.3":
+        return "unknown"
+    numeric = (
+        device_class in NUMERIC_CLASSES
+        or "unit_of_measurement" in config
+        or "state_class" in config
+    )
+    if numeric:
+        if value == "":
+            return KEPT
+        if value == "None":
+            return "unknown"
+        return value if is_number(value) else REFUSED
+    if device_class in ("timestamp", "date"):
+        return value if is_time(value) else "unknown"  # "Invalid state message", no value
+    return value  # stored as it is: "unknown" is the state Home Assistant records for none
+
+
+def is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def is_time(text: str) -> bool:
+    try:
+        return datetime.fromisoformat(text).tzinfo is not None
+    except ValueError:
+        return False
+
+
+STATEFUL = [e for e in binding_entities(homelab_plan()) if "state_topic" in e.payload]
+
+
+@pytest.mark.parametrize("release", RELEASES)
+@pytest.mark.parametrize("entity", STATEFUL, ids=lambda e: e.topic.split("/")[3])
+def test_an_absent_value_shows_as_unknown(entity: Entity, release: str) -> None:
+    assert shown(entity, "", release) == "unknown"
+
+
+@pytest.mark.parametrize("release", RELEASES)
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        "{}",
+        "{unit_of_measurement: pods}",
+        "{state_class: measurement}",
+        "{device_class: duration, unit_of_measurement: s}",
+        "{device_class: timestamp}",
+        "{device_class: date}",
+    ],
+)
+def test_an_absent_value_shows_as_unknown_whatever_the_sensor_expects(
+    tmp_path: Path, overrides: str, release: str
+) -> None:
+    watch = f"    watch: {{locus: status.x, topic: x}}\n    homeassistant: {overrides}\n"
+    (sensor,) = binding_entities(plan_for(tmp_path, OBJECT + watch))
+    assert sensor.component == "sensor"
+    assert shown(sensor, "", release) == "unknown"
+
+
+def test_home_assistant_reads_none_as_no_value_for_a_text_sensor_only_since_2024_10() -> None:
+    (sensor,) = [e for e in STATEFUL if e.name == "Start time"]
+    spelt_none = replace(
+        sensor, payload={**sensor.payload, "value_template": "{{ value if value else 'None' }}"}
+    )
+    assert shown(spelt_none, "", "2024.3") == "None"
+    assert shown(spelt_none, "", "2024.10") == "unknown"
+
+
+@pytest.mark.parametrize("release", RELEASES)
+@pytest.mark.parametrize(
+    "entity",
+    [e for e in STATEFUL if e.component in ("binary_sensor", "switch")],
+    ids=lambda e: e.topic.split("/")[3],
+)
+def test_a_value_no_map_entry_covers_shows_as_unknown_not_the_last_state(
+    entity: Entity, release: str
+) -> None:
+    on = entity.payload.get("state_on", entity.payload.get("payload_on"))
+    off = entity.payload.get("state_off", entity.payload.get("payload_off"))
+    assert (shown(entity, on, release), shown(entity, off, release)) == ("on", "off")
+    assert shown(entity, "2", release) == "unknown"  # e.g. two pods where the map says 1
+
+
+def test_values_reach_home_assistant_as_published_and_cut_to_a_states_length() -> None:
+    by_name = {(e.device, e.name): e for e in STATEFUL}
+    sonarr = "Deployment media/sonarr"
+    assert shown(by_name[(sonarr, None)], "3", "2024.3") == "3"  # the number
+    assert shown(by_name[(sonarr, "Ready replicas")], "2", "2024.3") == "2"
+    start = by_name[("Job batch/backup", "Start time")]
+    assert shown(start, "2024-05-01T02:00:00Z", "2024.3") == "2024-05-01T02:00:00Z"
+    assert shown(start, "x" * 300, "2024.10") == "x" * 255
+    tricky = ["it's", "}} {%", "a\\b", "line\nbreak", "é"]
+    assert [render(one_of_template(tricky), text) for text in tricky] == tricky
 
 
 # -- inference ---------------------------------------------------------------------------
@@ -595,6 +802,29 @@ def test_overrides_reach_the_main_entity_and_name_the_device(tmp_path: Path) -> 
             None,
             id="a sensor's unit and state class",
         ),
+        pytest.param(
+            "    watch:\n      locus: status.r\n      topic: r\n",
+            "      device_class: running\n",
+            {},
+            "bindings[0].homeassistant.device_class: 'running' is not a sensor device class",
+            id="another component's device class",
+        ),
+        pytest.param(
+            "    watch:\n      locus: status.failed\n      topic: f\n"
+            '      values: {~: ~, "lambda v: v > 0": "FAILED"}\n',
+            "      unit_of_measurement: pods\n",
+            {},
+            "bindings[0].homeassistant.unit_of_measurement: makes Home Assistant expect "
+            "numbers, but this sensor's map publishes text such as 'FAILED'",
+            id="a unit on a sensor that shows text",
+        ),
+        pytest.param(
+            "    watch:\n      locus: status.r\n      topic: r\n      values: {~: 0, 1: 1, 2: 2}\n",
+            "      device_class: duration\n      unit_of_measurement: s\n",
+            {"device_class": "duration", "unit_of_measurement": "s"},
+            None,
+            id="a unit on a sensor that shows numbers",
+        ),
     ],
 )
 def test_overrides_that_do_not_fit_are_noted_with_their_place(
@@ -604,13 +834,138 @@ def test_overrides_that_do_not_fit_are_noted_with_their_place(
     (entity,) = binding_entities(plan)
     for key, value in expected.items():
         assert entity.payload[key] == value
-    for key in ("unit_of_measurement", "entity_category", "state_class"):
+    for key in ("unit_of_measurement", "entity_category", "state_class", "device_class"):
         if key not in expected:
             assert key not in entity.payload
     assert [n for n in plan.notes if note and n.startswith(note)] == (
         [plan.notes[0]] if note else []
     )
     assert len(plan.notes) == (1 if note else 0)
+
+
+WATCHED = "    watch: {locus: status.r, topic: r}\n"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "message"),
+    [
+        pytest.param(
+            "{device_class: runing}",
+            "device_class",
+            "'runing' is not a Home Assistant device class (did you mean 'running'?)",
+            id="unknown device class",
+        ),
+        pytest.param(
+            "{device_class: enum}",
+            "device_class",
+            "'enum' needs a list of options, which mqtt-kube does not announce",
+            id="enum",
+        ),
+        pytest.param(
+            "{component: sensor, device_class: running}",
+            "device_class",
+            "'running' is a device class of a binary_sensor, not of a sensor",
+            id="the named component's device classes",
+        ),
+        pytest.param(
+            "{component: switch, unit_of_measurement: pods}",
+            "unit_of_measurement",
+            "has no effect on a switch",
+            id="a key the named component has not",
+        ),
+        pytest.param(
+            "{device_class: timestamp, unit_of_measurement: s}",
+            "unit_of_measurement",
+            "makes Home Assistant expect numbers, but device_class timestamp says the sensor "
+            "shows a time; give one or the other",
+            id="a time with a unit",
+        ),
+        pytest.param(
+            "{device_class: date, state_class: measurement}",
+            "state_class",
+            "makes Home Assistant expect numbers, but device_class date says the sensor "
+            "shows a time; give one or the other",
+            id="a date with a state class",
+        ),
+        pytest.param(
+            "{min: 5, max: 5}",
+            "max",
+            "max must be greater than min, here 5 and 5 (without them: max 100, min 0)",
+            id="min = max",
+        ),
+        pytest.param(
+            "{max: -1}",
+            "max",
+            "max must be greater than min, here -1 and 0 (without them: max 100, min 0)",
+            id="max below the default min",
+        ),
+        pytest.param(
+            "{min: 100}",
+            "min",
+            "max must be greater than min, here 100 and 100 (without them: max 100, min 0)",
+            id="min at the default max",
+        ),
+    ],
+)
+def test_overrides_home_assistant_would_refuse_are_config_problems_at_their_line(
+    tmp_path: Path, overrides: str, key: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_for(tmp_path, OBJECT + WATCHED + f"    homeassistant: {overrides}\n")
+    (problem,) = caught.value.problems
+    assert (problem.path, problem.line, problem.message) == (
+        f"bindings[0].homeassistant.{key}",
+        10,
+        message,
+    )
+
+
+def test_check_refuses_a_device_class_home_assistant_would_refuse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "mqtt: {client-id: kube}\nhomeassistant: true\nbindings:\n"
+        + OBJECT
+        + WATCHED
+        + "    homeassistant:\n      device_class: connectivty\n"
+    )
+    assert main(["check", str(path)]) == 2
+    assert (
+        f"{path}:9: bindings[0].homeassistant.device_class: 'connectivty' is not a Home "
+        "Assistant device class (did you mean 'connectivity'?)"
+    ) in capsys.readouterr().err.splitlines()
+
+
+def test_a_device_class_is_read_in_any_case(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, OBJECT + WATCHED + "    homeassistant: {device_class: TimeStamp}\n")
+    (sensor,) = binding_entities(plan)
+    assert sensor.payload["device_class"] == "timestamp"
+    assert plan.notes == ()
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("yes", HomeAssistantSettings()),
+        ("on", HomeAssistantSettings()),
+        ("true", HomeAssistantSettings()),
+        ("Yes", HomeAssistantSettings()),
+        ("ON", HomeAssistantSettings()),
+        ("no", None),
+        ("off", None),
+        ("false", None),
+        ("Off", None),
+    ],
+)
+def test_homeassistant_yes_turns_discovery_on_with_defaults_and_no_turns_it_off(
+    tmp_path: Path, word: str, expected: HomeAssistantSettings | None
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"homeassistant: {word}\nbindings:\n" + OBJECT + f"    homeassistant: {word}\n")
+    config = load_config(path)
+    assert config.homeassistant == expected
+    assert config.bindings[0].homeassistant is (None if expected else False)
 
 
 def test_component_sensor_turns_a_would_be_binary_sensor_into_a_sensor(tmp_path: Path) -> None:
