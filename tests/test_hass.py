@@ -1,6 +1,7 @@
 """Home Assistant discovery at run time, against a real mosquitto.
 
-Covered: configs are published retained, once, skipped when the broker already holds them,
+Covered: what the broker retains for a config using every component is exactly the reviewed
+snapshot; configs are published retained, once, skipped when the broker already holds them,
 and published again after a broker restart lost them; two instances on one broker announce
 disjoint unique_ids and topics; Home Assistant's birth (`online`, live) republishes every
 config and then every state, a retained birth does not; a restart without a binding, or
@@ -17,10 +18,11 @@ import contextlib
 import json
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from mqtt_kube import __version__
 from mqtt_kube.config import Config
 from mqtt_kube.discovery import build_plan
 from mqtt_kube.hass import HomeAssistantDiscovery
@@ -33,6 +35,9 @@ from tests.broker_fixtures import MqttProbe
 from tests.service_harness import running_service, write_config
 from tests.waiting import until
 
+HERE = Path(__file__).parent
+HOMELAB = HERE / "configs" / "discovery" / "homelab.yaml"
+SNAPSHOT = HERE / "snapshots" / "discovery-homelab.json"
 JELLYFIN = """\
   - namespace: media
     resource: Deployment
@@ -115,13 +120,37 @@ async def running_discovery(config: Config) -> AsyncIterator[Running]:
 
 async def retained_configs(broker: Mosquitto, prefix: str) -> dict[str, dict[str, Any]]:
     """Every non-empty retained config under `<prefix>/ha`, as a fresh subscriber sees it."""
-    async with MqttProbe.connect(broker, subscribe=[f"{prefix}/ha/+/+/+/config"]) as probe:
+    return await retained_under(broker, f"{prefix}/ha")
+
+
+async def retained_under(broker: Mosquitto, discovery_prefix: str) -> dict[str, dict[str, Any]]:
+    """Every non-empty retained config under a discovery prefix, as a fresh subscriber sees it."""
+    topics = [f"{discovery_prefix}/+/+/+/config"]
+    async with MqttProbe.connect(broker, subscribe=topics) as probe:
         await asyncio.sleep(0.3)
         return {m.topic: json.loads(m.payload) for m in probe.history if m.retain and m.payload}
 
 
 def config_messages(probe: MqttProbe, prefix: str) -> list[str]:
     return [m.topic for m in probe.history if m.topic.startswith(f"{prefix}/ha/")]
+
+
+async def test_the_broker_retains_exactly_the_reviewed_configs_of_every_component(
+    mosquitto: Mosquitto,
+) -> None:
+    homelab = load_config(HOMELAB)  # its own broker: the real prefix, topics and client-id
+    config = replace(homelab, mqtt=replace(homelab.mqtt, host=mosquitto.host, port=mosquitto.port))
+    reviewed = json.loads(SNAPSHOT.read_text().replace("<version>", __version__))
+    assert {entity.component for entity in build_plan(config).entities} == {
+        "switch",
+        "number",
+        "binary_sensor",
+        "sensor",
+        "button",
+    }
+    async with running_discovery(config):
+        pass
+    assert await retained_under(mosquitto, "homeassistant") == reviewed
 
 
 async def test_configs_are_published_retained_once_and_skipped_when_the_broker_has_them(
