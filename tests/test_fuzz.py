@@ -13,14 +13,18 @@ check` must exit 0, or 2 with one `file:line: path: message` line per problem, a
 show a traceback — in-process for speed, and a few through `python -m mqtt_kube check`.
 
 The counts are small in `make test`; MQTT_KUBE_SOAK=1 runs 10,000 payloads per
-association type and 2,000 configs. Generation is derandomized: a rerun with the same
-Hypothesis version tries the same examples and prints the same figures.
+association type and 2,000 configs. Generation is derandomized, and Hypothesis also draws
+constants from the project modules loaded when it generates, so this module loads all of
+mqtt_kube first: a rerun of the same commit with the same Hypothesis, through `pytest` or
+`make test`, tries the same examples and prints the same figures.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import pkgutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -32,6 +36,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import mqtt_kube
 from mqtt_kube.binding import Binding
 from mqtt_kube.cli import main
 from mqtt_kube.config import ActionSpec, PatchSpec
@@ -46,6 +51,16 @@ from mqtt_kube.stateboard import StateBoard
 from mqtt_kube.testing.fakekube import FakeKube
 
 SOAK: Final = os.environ.get("MQTT_KUBE_SOAK") == "1"
+
+
+def load_every_module() -> None:
+    """Import all of mqtt_kube, so its constants are in Hypothesis' pool whatever ran before."""
+    for module in pkgutil.walk_packages(mqtt_kube.__path__, "mqtt_kube."):
+        if not module.name.endswith(".__main__"):
+            importlib.import_module(module.name)
+
+
+load_every_module()
 PAYLOADS: Final = 10_000 if SOAK else 200  # per association type
 CONFIGS: Final = 2_000 if SOAK else 150
 SEED_DIR: Final = Path(__file__).resolve().parents[2] / "shared" / "seed"
