@@ -5,8 +5,9 @@ cancellation, and by the Last Will when the link is cut); publish while disconne
 subscriptions made before and during `run()`; oversize payloads; a failing handler;
 basic auth (accepted, refused with a clear log that never shows the password); TLS with
 a server from the right CA, the wrong CA, and `insecure`; mTLS with a password-protected
-key, and a wrong key password; no broker at all; a broker restart (reconnect, resubscribe,
-connect hooks run again, messages flow again); bad subscription arguments.
+key, a broker certificate from the wrong CA, and a wrong key password; no broker at all;
+a broker restart (reconnect, resubscribe, connect hooks run again, messages flow again);
+bad subscription arguments.
 """
 
 from __future__ import annotations
@@ -417,6 +418,24 @@ async def test_mtls_with_a_password_protected_key_connects_and_publishes(
             assert await connection.publish(f"{mqtt_settings.topic_prefix}/x", "over mtls")
         message = await retained(broker, mqtt_settings.availability_topic)
         assert message.payload == b"offline"
+
+
+async def test_mtls_refuses_a_broker_certificate_from_the_wrong_ca(
+    mqtt_settings: MqttSettings,
+    pki: Certificates,
+    other_pki: Certificates,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with tls_broker(pki, mutual=True) as broker:
+        settings = mtls_settings(mqtt_settings, broker, pki)
+        assert settings.tls is not None
+        # our client certificate is good, but we trust another CA than the broker's
+        tls = dataclasses.replace(settings.tls, cafile=str(other_pki.cafile))
+        connection = MqttConnection(dataclasses.replace(settings, tls=tls), on_message=Inbox())
+        async with running(connection):
+            await eventually(lambda: "cannot connect" in caplog.text, what="a warning")
+            assert not connection.connected
+    assert "certificate verify failed" in caplog.text
 
 
 async def test_a_wrong_key_password_names_the_files_but_not_the_password(
