@@ -10,14 +10,21 @@ relist with no missed change and no duplicate publish; watch connection sharing 
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
+from mqtt_kube.kube.watch import ResourceWatch
+from mqtt_kube.service import Service
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.mosquitto import Mosquitto
 from tests.broker_fixtures import MqttProbe
+from tests.seed import SEED
 from tests.service_harness import running_service, seed_config, write_config
 from tests.waiting import until
 
@@ -51,6 +58,18 @@ def writes(fake: FakeKube) -> list[tuple[str, str, Any]]:
     return [(r.method, r.path, r.body) for r in fake.requests if r.method != "GET"]
 
 
+def reads_of_the_object(fake: FakeKube) -> list[str]:
+    """GETs of the Jellyfin Deployment itself or its /scale (the watch reads the collection)."""
+    path = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/jellyfin"
+    return [r.path for r in fake.requests if r.method == "GET" and r.path.startswith(path)]
+
+
+def deployment_watch(service: Service) -> ResourceWatch:
+    watch = service.watches[("Deployment", "apps/v1", NAMESPACE)]
+    assert watch is not None
+    return watch
+
+
 async def test_the_jellyfin_switch_scales_the_deployment_and_reports_its_state(
     seed: Path, mosquitto: Mosquitto, fake_kube: FakeKube, mqtt_probe: MqttProbe, mqtt_prefix: str
 ) -> None:
@@ -66,6 +85,7 @@ async def test_the_jellyfin_switch_scales_the_deployment_and_reports_its_state(
         path = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/jellyfin/scale"
         assert writes(fake_kube) == [("PATCH", path, {"spec": {"replicas": 1}})]
         assert fake_kube.requests[-1].content_type == "application/merge-patch+json"
+        assert reads_of_the_object(fake_kube) == []  # not read-modify-write
 
         fake_kube.clear_requests()
         await mqtt_probe.publish(f"{mqtt_prefix}/jellyfin/power/set", "OFF")
@@ -159,7 +179,7 @@ async def test_a_410_relist_misses_no_change_and_publishes_nothing_twice(
 ) -> None:
     fake_kube.put(jellyfin(1))
     state = f"{mqtt_prefix}/jellyfin/power/state"
-    async with running_service(seed):
+    async with running_service(seed) as service:
         assert await mqtt_probe.next_text(state) in {"OFF", "ON"}
         await until(
             lambda: (
@@ -179,26 +199,35 @@ async def test_a_410_relist_misses_no_change_and_publishes_nothing_twice(
         assert await mqtt_probe.next_text(state) == "OFF"
         await mqtt_probe.quiet(state, within=0.5)
         assert fake_kube.watch_requests >= 2
+        assert deployment_watch(service).relists >= 1
 
 
-async def test_300_bindings_over_3_namespaces_and_2_kinds_share_6_watches(
-    tmp_path: Path, mosquitto: Mosquitto, fake_kube: FakeKube, mqtt_prefix: str
+@pytest.mark.parametrize(("scope", "watches"), [("namespace", 6), ("auto", 2), ("cluster", 2)])
+async def test_300_bindings_over_3_namespaces_and_2_kinds_share_at_most_6_watches(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    fake_kube: FakeKube,
+    mqtt_prefix: str,
+    scope: str,
+    watches: int,
 ) -> None:
     bindings = []
     for n in range(300):
         kind = ("Deployment", "StatefulSet")[n % 2]
+        api_version = "    apiVersion: apps/v1\n" if n % 4 < 2 else ""  # written or left out
         bindings.append(
-            f"  - namespace: ns-{n % 3}\n    resource: {kind}\n    name: app-{n}\n"
+            f"  - namespace: ns-{n % 3}\n    resource: {kind}\n{api_version}    name: app-{n}\n"
             f"    watch:\n      locus: spec.replicas\n      topic: app-{n}/replicas\n"
         )
-    body = "bindings:\n" + "".join(bindings)
+    body = f"  watch-scope: {scope}\nbindings:\n" + "".join(bindings)  # under kubernetes:
     config = write_config(
         tmp_path, body, broker=mosquitto, fake=fake_kube, prefix=mqtt_prefix, client_id="scale"
     )
     async with running_service(config) as service:
-        assert len([w for w in service.watches.values() if w is not None]) == 6
-        await until(lambda: fake_kube.open_watches == 6)
-        assert fake_kube.max_open_watches == 6
+        assert len([w for w in service.watches.values() if w is not None]) == watches
+        await until(lambda: fake_kube.open_watches == watches)
+        assert fake_kube.max_open_watches == watches
+        assert fake_kube.watch_requests == watches
 
 
 async def test_garbage_on_every_command_topic_changes_nothing_and_breaks_nothing(
@@ -232,3 +261,87 @@ async def test_garbage_on_every_command_topic_changes_nothing_and_breaks_nothing
         await mqtt_probe.publish(f"{mqtt_prefix}/jellyfin/power/set", "ON")
         assert await mqtt_probe.next_text(state) == "ON"
         assert not service.readiness()
+
+
+async def test_a_failing_watch_shows_on_its_bindings_until_it_recovers(
+    seed: Path, fake_kube: FakeKube, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_kube.put(jellyfin(0))
+    fake_kube.fail_next(3, status=403, method="GET", path_contains="/deployments")
+    async with running_service(seed, wait_ready=False) as service:
+        (binding,) = [b for b in service.bindings if b.spec.name == "jellyfin"]
+        await until(lambda: binding.last_error is not None)
+        url = f"http://127.0.0.1:{service.http.port}/api/status"
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            status = await response.json()
+        (entry,) = [e for e in status["bindings"] if e["binding"].endswith("/jellyfin")]
+        assert entry["last_error"].startswith(
+            f"watch Deployment in namespace {NAMESPACE}: GET /apis/apps/v1/namespaces/"
+        )
+        assert "HTTP 403" in entry["last_error"]
+        await until(lambda: binding.last_error is None and not service.readiness(), seconds=15)
+    assert (
+        f"watch Deployment in namespace {NAMESPACE} (Deployment {NAMESPACE}/jellyfin): GET"
+    ) in caplog.text
+
+
+async def test_a_retained_patch_applies_at_start_up_and_a_retained_action_does_not(
+    seed: Path, fake_kube: FakeKube, mqtt_probe: MqttProbe, mqtt_prefix: str
+) -> None:
+    fake_kube.put(jellyfin(0))
+    await mqtt_probe.publish(f"{mqtt_prefix}/jellyfin/power/set", "ON", retain=True)
+    await mqtt_probe.publish(f"{mqtt_prefix}/example/cmd", '{"action": "RUN"}', retain=True)
+    async with running_service(seed) as service:
+        await until(lambda: service.counters.patches == 1 and service.counters.ignored == 1)
+        path = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/jellyfin/scale"
+        assert writes(fake_kube) == [("PATCH", path, {"spec": {"replicas": 1}})]
+        assert fake_kube.get("batch/v1", "Job", NAMESPACE, "example-wget") is None
+
+
+async def test_an_action_with_retained_apply_launches_from_a_retained_payload(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    fake_kube: FakeKube,
+    mqtt_probe: MqttProbe,
+    mqtt_prefix: str,
+) -> None:
+    (tmp_path / "job.yaml").write_text((SEED / "job-example.yaml").read_text())
+    body = (
+        "bindings:\n  - namespace: batch\n    resource: Job\n    name: example-wget\n"
+        "    action:\n      topic: run\n      launch: !relpath job.yaml\n"
+        "      retained: apply\n      values: {RUN: launch}\n"
+    )
+    config = write_config(
+        tmp_path, body, broker=mosquitto, fake=fake_kube, prefix=mqtt_prefix, client_id="apply"
+    )
+    await mqtt_probe.publish(f"{mqtt_prefix}/run", "RUN", retain=True)
+    async with running_service(config) as service:
+        await until(lambda: service.counters.launches == 1)
+        assert fake_kube.get("batch/v1", "Job", "batch", "example-wget") is not None
+        assert service.counters.ignored == 0
+
+
+def test_an_http_port_in_use_stops_the_process_with_one_line_naming_it(
+    tmp_path: Path, mosquitto: Mosquitto, fake_kube: FakeKube, mqtt_prefix: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = seed_config(
+            tmp_path, broker=mosquitto, fake=fake_kube, prefix=mqtt_prefix, http_port=port
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "mqtt_kube", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if "ERROR" in line]
+    assert errors == [
+        f"ERROR mqtt_kube.cli: stopped: HTTP endpoints: cannot listen on 127.0.0.1:{port}: "
+        "Address already in use"
+    ]
