@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -96,7 +97,7 @@ class HttpServer:
             )
         except OSError as exc:
             await self._runner.cleanup()
-            reason = exc.strerror or str(exc)
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)  # not asyncio's wording
             raise HttpError(f"HTTP endpoints: cannot listen on {bind}:{port}: {reason}") from exc
         self.port = int(self._listener.sockets[0].getsockname()[1])  # the one bound for port 0
         logger.info("HTTP endpoints on http://%s:%s/api/health", bind, self.port)

@@ -146,5 +146,7 @@ async def test_a_port_in_use_is_one_error_naming_bind_and_port() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         server = HttpServer(HttpSettings(bind="127.0.0.1", port=port), StandIn())
-        with pytest.raises(HttpError, match=rf"cannot listen on 127\.0\.0\.1:{port}: "):
+        with pytest.raises(
+            HttpError, match=rf"cannot listen on 127\.0\.0\.1:{port}: Address already in use$"
+        ):
             await server.start()
