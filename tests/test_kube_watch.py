@@ -4,8 +4,8 @@ Covered: start-up delivery of present and absent objects; changes delivered once
 objects ignored; delete and re-create followed; a cut stream resumes without duplicates;
 410 Gone relists without missing the change made meanwhile, whether it comes in the
 stream or in answer to opening it; API errors back off and recover, each failure and the
-recovery reported, the log naming the bindings served; one watch request per (kind,
-namespace).
+recovery reported, the log naming the bindings served; a cut after a working stream backs
+off no further than the first try; one watch request per (kind, namespace).
 """
 
 from __future__ import annotations
@@ -217,3 +217,42 @@ async def test_failures_are_reported_naming_the_bindings_and_the_recovery_too(
 def test_log_lines_count_the_bindings_when_there_are_many() -> None:
     assert describe_bindings(["a", "b", "c"]) == "a, b, c"
     assert describe_bindings([f"binding {n}" for n in range(120)]) == "120 bindings"
+
+
+class RecordingBackoff(Backoff):
+    """A real backoff that keeps every delay it handed out."""
+
+    def __init__(self) -> None:
+        super().__init__(initial=0.01, maximum=10.0)
+        self.delays: list[float] = []
+
+    def next_delay(self) -> float:
+        delay = super().next_delay()
+        self.delays.append(delay)
+        return delay
+
+
+async def test_a_stream_that_delivered_events_starts_the_backoff_afresh_when_cut(
+    fake_kube: FakeKube, client: KubeClient
+) -> None:
+    fake_kube.put(deployment("jellyfin"))
+    backoff = RecordingBackoff()
+    watch = ResourceWatch(client, DEPLOYMENT, "media", backoff=backoff)
+    seen = Recorder()
+    watch.add_listener("media", "jellyfin", seen)
+    task = asyncio.create_task(watch.run())
+    try:
+        for replicas in range(1, 6):
+            await until(lambda: fake_kube.open_watches == 1)
+            fake_kube.patch(
+                "apps/v1", "Deployment", "media", "jellyfin", {"spec": {"replicas": replicas}}
+            )
+            await until(lambda r=replicas: seen.seen[-1:] == [r])  # type: ignore[misc]
+            await fake_kube.cut_watches()
+        await until(lambda: fake_kube.open_watches == 1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert watch.restarts >= 5
+    # Each cut follows a stream that worked: never the doubled delays of repeated failures.
+    assert max(backoff.delays, default=0.0) < 0.02

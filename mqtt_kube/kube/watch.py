@@ -179,6 +179,8 @@ class ResourceWatch:
                     if line.strip():
                         count += 1
                         self._handle_line(line)
+                if count:
+                    self._backoff.reset()  # this stream works: a cut later starts afresh
             last = b"".join(partial)
             if last.strip():
                 count += 1
