@@ -158,11 +158,17 @@ def _integer(low: int, high: int) -> Validator:
     return validate
 
 
-def _boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
+def _word_to_bool(value: Any) -> Any:
+    """Text naming a boolean (true/yes/on, false/no/off, any case) as that bool; else `value`."""
     if isinstance(value, str) and value.lower() in _TRUE_WORDS + _FALSE_WORDS:
         return value.lower() in _TRUE_WORDS
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    value = _word_to_bool(value)
+    if isinstance(value, bool):
+        return value
     raise vol.Invalid(f"expected true or false, got {_describe(value)}")
 
 
@@ -372,8 +378,7 @@ def _auth(value: Any) -> dict[str, Any]:
 
 def _tls(value: Any) -> dict[str, Any] | None:
     """A mapping of TLS settings; true/on/yes: TLS with defaults; false/off/no: no TLS."""
-    if isinstance(value, str) and value.lower() in _TRUE_WORDS + _FALSE_WORDS:
-        value = _boolean(value)
+    value = _word_to_bool(value)
     if value is None or value is False:
         return None
     if value is True:
@@ -474,8 +479,7 @@ OVERRIDES_SCHEMA = Strict(
 
 def _overrides(value: Any) -> dict[str, Any] | bool | None:
     """A binding's `homeassistant:`: false (left out), true or ~ (defaults), or overrides."""
-    if isinstance(value, str) and value.lower() in _TRUE_WORDS + _FALSE_WORDS:
-        value = _boolean(value)
+    value = _word_to_bool(value)
     if value is None or value is True:
         return None
     if value is False:
@@ -757,8 +761,7 @@ class _Builder:
 
     def _discovery(self, value: Any) -> HomeAssistantSettings | None:
         """`homeassistant:` off (absent, false, no, off), on with defaults, or a mapping."""
-        if isinstance(value, str) and value.lower() in _TRUE_WORDS + _FALSE_WORDS:
-            value = _boolean(value)
+        value = _word_to_bool(value)
         if value is None or value is False:
             return None
         if value is True:
