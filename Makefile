@@ -50,7 +50,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 demo: $(STAMP) mosquitto
-	$(BIN)/python -m mqtt_kube.demo
+	$(BIN)/python -m mqtt_kube.testing.demo
 
 bench: $(STAMP) mosquitto
 	$(BIN)/python -m bench

@@ -33,9 +33,9 @@ from bench.common import (
     running_service,
     write_config,
 )
-from mqtt_kube.config import KubernetesSettings
+from mqtt_kube.bridge.service import Service
+from mqtt_kube.config.model import KubernetesSettings
 from mqtt_kube.kube.client import load_configuration
-from mqtt_kube.service import Service
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.mosquitto import Mosquitto, free_port
 

@@ -26,9 +26,9 @@ from typing import Any, Final
 import aiohttp
 import yaml
 
+from mqtt_kube.bridge.service import Service
+from mqtt_kube.config.schemas import load_config
 from mqtt_kube.kube.client import KubeClient
-from mqtt_kube.schema import load_config
-from mqtt_kube.service import Service
 
 logger = logging.getLogger(__name__)
 

@@ -44,7 +44,8 @@ PREFIX: Final = "bench/scale"
 READY_SECONDS: Final = 60.0
 SETTLE_SECONDS: Final = 1.0  # after ready, for the start-up publishes to drain
 IDLE_IMPORT: Final = (
-    "import sys, time, mqtt_kube.cli, mqtt_kube.service; print('{}', flush=True); sys.stdin.read()"
+    "import sys, time, mqtt_kube.cli.main, mqtt_kube.bridge.service; "
+    "print('{}', flush=True); sys.stdin.read()"
 )
 
 

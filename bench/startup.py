@@ -1,7 +1,7 @@
 """Start-up and idle cost with the original service's example config (config-basic.yaml).
 
 Start-up is timed from spawning `python -m mqtt_kube config-basic.yaml` to /api/ready
-answering 200; the baseline is spawning `python -c "import mqtt_kube.service"` to the end
+answering 200; the baseline is spawning `python -c "import mqtt_kube.bridge.service"` to the end
 of that import (it then prints a line), so the difference is what mqtt-kube itself adds:
 reading the config, connecting, the first list of each watch. Both are repeated, in turn,
 and the medians compared.
@@ -42,7 +42,7 @@ IDLE_SECONDS: Final = 10.0
 SETTLE_SECONDS: Final = 2.0
 READY_SECONDS: Final = 30.0
 NAMESPACE: Final = "mqtt-kube-demo"
-IMPORT_ONLY: Final = "import mqtt_kube.service; print('{}', flush=True)"
+IMPORT_ONLY: Final = "import mqtt_kube.bridge.service; print('{}', flush=True)"
 IDLE_CLIENT: Final = (
     "import asyncio, sys, aiomqtt\n"
     "async def main():\n"
@@ -73,7 +73,7 @@ def seed_config(folder: Path, *, broker: Mosquitto, fake: RemoteFake, http_port:
 
 
 async def _import_seconds(folder: Path) -> float:
-    """From spawning the interpreter to `import mqtt_kube.service` done (not to its exit)."""
+    """From spawning the interpreter to `import mqtt_kube.bridge.service` done (not to its exit)."""
     log = folder / "import.log"
     started = time.monotonic()
     async with child(["-c", IMPORT_ONLY], log=log, talk=True) as process:
@@ -145,7 +145,7 @@ async def run(folder: Path) -> Section:
             ready,
             "s",
             imported,
-            '`python -c "import mqtt_kube.service"`',
+            '`python -c "import mqtt_kube.bridge.service"`',
             target="≤ baseline + 1 s",
             met=ready - imported < 1.0,
         )

@@ -42,7 +42,7 @@ from bench.common import (
     running_service,
     write_config,
 )
-from mqtt_kube.service import Service
+from mqtt_kube.bridge.service import Service
 from mqtt_kube.testing.mosquitto import Mosquitto, free_port
 
 OBJECTS: Final = 1000

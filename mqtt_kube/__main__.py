@@ -1,5 +1,5 @@
 """`python -m mqtt_kube` runs the command line."""
 
-from mqtt_kube.cli import main
+from mqtt_kube.cli.main import main
 
 raise SystemExit(main())

@@ -28,8 +28,8 @@ from typing import Any, Self
 import aiomqtt
 import pytest
 
-from mqtt_kube.config import MqttSettings
-from mqtt_kube.mqtt import Message
+from mqtt_kube.config.model import MqttSettings
+from mqtt_kube.mqtt.connection import Message
 from mqtt_kube.testing.mosquitto import HOST, Mosquitto
 
 __all__ = [

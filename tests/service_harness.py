@@ -7,10 +7,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from mqtt_kube.config import Config
+from mqtt_kube.bridge.service import Service
+from mqtt_kube.config.model import Config
+from mqtt_kube.config.schemas import load_config
 from mqtt_kube.kube.client import KubeClient
-from mqtt_kube.schema import load_config
-from mqtt_kube.service import Service
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.mosquitto import Mosquitto
 from tests.seed import SEED

@@ -1,4 +1,4 @@
-"""The Home Assistant add-on entry (`python3 -m mqtt_kube.addon`) against a fake Supervisor.
+"""The Home Assistant add-on entry (`python3 -m mqtt_kube.addon.main`) against a fake Supervisor.
 
 Covers: the broker taken from the Supervisor's MQTT service (with its token), the user's
 broker options winning (whole or one by one), a Supervisor that is unreachable or has no
@@ -32,7 +32,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from mqtt_kube.addon import (
+from mqtt_kube.addon.main import (
     GENERATED_KUBECONFIG,
     STARTER_CONFIG,
     AddonEnvironment,
@@ -42,11 +42,11 @@ from mqtt_kube.addon import (
     read_options,
     write_starter_config,
 )
-from mqtt_kube.config import Config, TlsSettings
-from mqtt_kube.errors import Forbidden, KubeError
+from mqtt_kube.config.model import Config, TlsSettings
+from mqtt_kube.config.schemas import load_config
+from mqtt_kube.core.errors import Forbidden, KubeError
 from mqtt_kube.kube.client import KubeClient
-from mqtt_kube.mqtt import Message, MqttConnection
-from mqtt_kube.schema import load_config
+from mqtt_kube.mqtt.connection import Message, MqttConnection
 from mqtt_kube.testing.certs import Certificates, make_certificates
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.mosquitto import BrokerTls, Mosquitto

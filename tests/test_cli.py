@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from mqtt_kube import __version__
-from mqtt_kube.cli import main, with_command
-from mqtt_kube.logs import setup_logging
+from mqtt_kube.cli.main import main, with_command
+from mqtt_kube.core.logs import setup_logging
 from tests.seed import SEED
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -149,7 +149,7 @@ def test_run_with_unusable_kubernetes_credentials_logs_why_and_exits_1(
     )
     assert main(["--log-format", "text", str(path)]) == 1
     err = capsys.readouterr().err
-    assert "ERROR mqtt_kube.cli: stopped: cannot load Kubernetes credentials" in err
+    assert "ERROR mqtt_kube.cli.run: stopped: cannot load Kubernetes credentials" in err
     assert "Traceback" not in err
 
 
@@ -204,9 +204,9 @@ def test_the_command_name_is_put_first(argv: list[str], expected: list[str]) -> 
 
 def test_text_log_lines_read_level_name_message(capsys: pytest.CaptureFixture[str]) -> None:
     setup_logging(level="info", fmt="text")
-    logging.getLogger("mqtt_kube.binding").info("patched %s", "media/jellyfin")
-    logging.getLogger("mqtt_kube.binding").debug("not shown")
-    assert capsys.readouterr().err == "INFO mqtt_kube.binding: patched media/jellyfin\n"
+    logging.getLogger("mqtt_kube.bridge.binding").info("patched %s", "media/jellyfin")
+    logging.getLogger("mqtt_kube.bridge.binding").debug("not shown")
+    assert capsys.readouterr().err == "INFO mqtt_kube.bridge.binding: patched media/jellyfin\n"
 
 
 def test_json_log_lines_carry_time_level_logger_message_and_the_exception(

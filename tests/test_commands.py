@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mqtt_kube.commands import ACTION_QUEUE_LIMIT, CommandRouter
-from mqtt_kube.config import RetainedPolicy
-from mqtt_kube.metrics import CommandCounters
-from mqtt_kube.mqtt import Message
+from mqtt_kube.bridge.commands import ACTION_QUEUE_LIMIT, CommandRouter
+from mqtt_kube.bridge.metrics import CommandCounters
+from mqtt_kube.config.model import RetainedPolicy
+from mqtt_kube.mqtt.connection import Message
 
 
 @pytest.fixture

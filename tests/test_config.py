@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from mqtt_kube.config import DEFAULT_HTTP_BIND, Config, TlsSettings, WatchKey, watch_groups
-from mqtt_kube.errors import ConfigError
-from mqtt_kube.schema import load_config
-from mqtt_kube.yamlload import LineDict, load_yaml
+from mqtt_kube.config.model import DEFAULT_HTTP_BIND, Config, TlsSettings, WatchKey, watch_groups
+from mqtt_kube.config.schemas import load_config
+from mqtt_kube.config.yaml_file import LineDict, load_yaml
+from mqtt_kube.core.errors import ConfigError
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed"
 CONFIGS = Path(__file__).resolve().parent / "configs"

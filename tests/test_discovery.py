@@ -25,9 +25,12 @@ import pytest
 import voluptuous as vol
 
 from mqtt_kube import __version__
-from mqtt_kube.cli import main
-from mqtt_kube.config import Config, HomeAssistantSettings
-from mqtt_kube.discovery import (
+from mqtt_kube.cli.main import main
+from mqtt_kube.config.model import Config, HomeAssistantSettings
+from mqtt_kube.config.schemas import load_config
+from mqtt_kube.core.errors import ConfigError
+from mqtt_kube.core.valuemap import ValueMap
+from mqtt_kube.homeassistant.plan import (
     DEVICE_CLASSES,
     DEVICE_KEYS,
     ORIGIN_KEYS,
@@ -39,9 +42,6 @@ from mqtt_kube.discovery import (
     node_id_for,
     one_of_template,
 )
-from mqtt_kube.errors import ConfigError
-from mqtt_kube.schema import load_config
-from mqtt_kube.valuemap import ValueMap
 
 HERE = Path(__file__).parent
 HOMELAB = HERE / "configs" / "discovery" / "homelab.yaml"

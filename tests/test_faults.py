@@ -42,11 +42,11 @@ import aiohttp
 import aiomqtt
 import pytest
 
-import mqtt_kube.mqtt as mqtt_module
-from mqtt_kube.commands import ACTION_QUEUE_LIMIT
-from mqtt_kube.config import MqttSettings
-from mqtt_kube.mqtt import MqttConnection
-from mqtt_kube.service import Service
+import mqtt_kube.mqtt.connection as mqtt_module
+from mqtt_kube.bridge.commands import ACTION_QUEUE_LIMIT
+from mqtt_kube.bridge.service import Service
+from mqtt_kube.config.model import MqttSettings
+from mqtt_kube.mqtt.connection import MqttConnection
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.fakekube_resources import Resource
 from mqtt_kube.testing.mosquitto import HOST, Mosquitto

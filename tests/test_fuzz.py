@@ -37,17 +37,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mqtt_kube
-from mqtt_kube.binding import Binding
-from mqtt_kube.cli import main
-from mqtt_kube.config import ActionSpec, PatchSpec
-from mqtt_kube.errors import ValueMapError
-from mqtt_kube.kinds import BUILTIN_KINDS
+from mqtt_kube.bridge.binding import Binding
+from mqtt_kube.bridge.metrics import CommandCounters
+from mqtt_kube.bridge.stateboard import StateBoard
+from mqtt_kube.cli.main import main
+from mqtt_kube.config.model import ActionSpec, PatchSpec
+from mqtt_kube.config.schemas import load_config
+from mqtt_kube.core.errors import ValueMapError
+from mqtt_kube.core.kinds import BUILTIN_KINDS
+from mqtt_kube.core.payload import decode_scalar
 from mqtt_kube.kube.client import KubeClient
 from mqtt_kube.kube.patch import patch_request
-from mqtt_kube.metrics import CommandCounters
-from mqtt_kube.payload import decode_scalar
-from mqtt_kube.schema import load_config
-from mqtt_kube.stateboard import StateBoard
 from mqtt_kube.testing.fakekube import FakeKube
 
 SOAK: Final = os.environ.get("MQTT_KUBE_SOAK") == "1"

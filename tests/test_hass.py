@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from mqtt_kube import __version__
-from mqtt_kube.config import Config
-from mqtt_kube.discovery import build_plan
-from mqtt_kube.hass import HomeAssistantDiscovery
-from mqtt_kube.mqtt import MqttConnection
-from mqtt_kube.schema import load_config
-from mqtt_kube.stateboard import StateBoard
+from mqtt_kube.bridge.stateboard import StateBoard
+from mqtt_kube.config.model import Config
+from mqtt_kube.config.schemas import load_config
+from mqtt_kube.homeassistant.lifecycle import HomeAssistantDiscovery
+from mqtt_kube.homeassistant.plan import build_plan
+from mqtt_kube.mqtt.connection import MqttConnection
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.mosquitto import Mosquitto
 from tests.broker_fixtures import MqttProbe

@@ -18,9 +18,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from mqtt_kube.config import HttpSettings
-from mqtt_kube.http import HttpError, HttpServer
-from mqtt_kube.metrics import render_metrics
+from mqtt_kube.bridge.http import HttpError, HttpServer
+from mqtt_kube.bridge.metrics import render_metrics
+from mqtt_kube.config.model import HttpSettings
 
 
 class StandIn:

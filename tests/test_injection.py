@@ -22,7 +22,7 @@ from typing import Any, Final
 
 import pytest
 
-from mqtt_kube.service import Service
+from mqtt_kube.bridge.service import Service
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.mosquitto import Mosquitto
 from tests.broker_fixtures import MqttProbe

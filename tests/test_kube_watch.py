@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from mqtt_kube.backoff import Backoff
-from mqtt_kube.config import KubernetesSettings
-from mqtt_kube.kinds import BUILTIN_KINDS
+from mqtt_kube.config.model import KubernetesSettings
+from mqtt_kube.core.backoff import Backoff
+from mqtt_kube.core.kinds import BUILTIN_KINDS
 from mqtt_kube.kube.client import KubeClient
 from mqtt_kube.kube.watch import ResourceWatch, describe_bindings
 from mqtt_kube.testing.fakekube import FakeKube

@@ -29,7 +29,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from mqtt_kube.config import KubernetesSettings
+from mqtt_kube.config.model import KubernetesSettings
 from mqtt_kube.kube.client import KubeClient
 from mqtt_kube.kube.leader import LeaderElector, LeadershipLost, LeaseTiming
 from mqtt_kube.testing.fakekube import FakeKube

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonpath_ng.ext.parser import parse as parse_jsonpath
 
-from mqtt_kube.locus import Locus
+from mqtt_kube.core.locus import Locus
 
 DEPLOYMENT: dict[str, Any] = {
     "apiVersion": "apps/v1",

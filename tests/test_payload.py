@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mqtt_kube.payload import decode_scalar, encode_payload
+from mqtt_kube.core.payload import decode_scalar, encode_payload
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from mqtt_kube.bridge.service import Service
 from mqtt_kube.kube.watch import ResourceWatch
-from mqtt_kube.service import Service
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.mosquitto import Mosquitto
 from tests.broker_fixtures import MqttProbe
@@ -342,6 +342,6 @@ def test_an_http_port_in_use_stops_the_process_with_one_line_naming_it(
     assert "Traceback" not in done.stderr
     errors = [line for line in done.stderr.splitlines() if "ERROR" in line]
     assert errors == [
-        f"ERROR mqtt_kube.cli: stopped: HTTP endpoints: cannot listen on 127.0.0.1:{port}: "
+        f"ERROR mqtt_kube.cli.run: stopped: HTTP endpoints: cannot listen on 127.0.0.1:{port}: "
         "Address already in use"
     ]

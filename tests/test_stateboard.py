@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mqtt_kube.stateboard import StateBoard
+from mqtt_kube.bridge.stateboard import StateBoard
 
 
 class RecordingPublisher:

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from mqtt_kube.errors import TemplateError
-from mqtt_kube.template import LaunchTemplate
+from mqtt_kube.core.errors import TemplateError
+from mqtt_kube.core.template import LaunchTemplate
 from tests.seed import SEED
 
 SEED_JOB = str(SEED / "job-example.yaml")

@@ -12,8 +12,8 @@ import logging
 import re
 from typing import Final
 
-from mqtt_kube.errors import NotFound
-from mqtt_kube.kinds import KindInfo
+from mqtt_kube.core.errors import NotFound
+from mqtt_kube.core.kinds import KindInfo
 from mqtt_kube.kube.client import JsonObject, KubeClient
 
 logger = logging.getLogger(__name__)

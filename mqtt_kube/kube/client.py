@@ -24,9 +24,9 @@ from kubernetes_asyncio import config as k8s_config
 from kubernetes_asyncio.config.config_exception import ConfigException
 from yarl import URL
 
-from mqtt_kube.config import KubernetesSettings
-from mqtt_kube.errors import Conflict, Forbidden, Gone, Invalid, KubeError, NotFound
-from mqtt_kube.kinds import KindInfo, builtin_kind
+from mqtt_kube.config.model import KubernetesSettings
+from mqtt_kube.core.errors import Conflict, Forbidden, Gone, Invalid, KubeError, NotFound
+from mqtt_kube.core.kinds import KindInfo, builtin_kind
 
 logger = logging.getLogger(__name__)
 

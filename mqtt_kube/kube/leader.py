@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from mqtt_kube.errors import Conflict, KubeError, MqttKubeError, NotFound
-from mqtt_kube.kinds import BUILTIN_KINDS
+from mqtt_kube.core.errors import Conflict, KubeError, MqttKubeError, NotFound
+from mqtt_kube.core.kinds import BUILTIN_KINDS
 from mqtt_kube.kube.client import JsonObject, KubeClient
 
 logger = logging.getLogger(__name__)

@@ -7,9 +7,9 @@ built from the locus alone (a JSON patch `replace` when the path crosses a list 
 
 from __future__ import annotations
 
-from mqtt_kube.kinds import KindInfo
+from mqtt_kube.core.kinds import KindInfo
+from mqtt_kube.core.locus import Locus
 from mqtt_kube.kube.client import JSON_PATCH, MERGE_PATCH, JsonObject, KubeClient
-from mqtt_kube.locus import Locus
 
 
 def patch_request(

@@ -19,9 +19,9 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from mqtt_kube.backoff import Backoff
-from mqtt_kube.errors import Gone, KubeError
-from mqtt_kube.kinds import KindInfo
+from mqtt_kube.core.backoff import Backoff
+from mqtt_kube.core.errors import Gone, KubeError
+from mqtt_kube.core.kinds import KindInfo
 from mqtt_kube.kube.client import JsonObject, KubeClient
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from mqtt_kube.kinds import BUILTIN_KINDS
+from mqtt_kube.core.kinds import BUILTIN_KINDS
 
 JsonObject = dict[str, Any]
 
@@ -109,7 +109,7 @@ class Resource:
 
 
 def builtin_resources() -> list[Resource]:
-    """The kinds of `mqtt_kube.kinds.BUILTIN_KINDS`, with the subresources they really have."""
+    """The kinds of `mqtt_kube.core.kinds.BUILTIN_KINDS`, with the subresources they really have."""
     return [
         Resource(
             group=info.group,

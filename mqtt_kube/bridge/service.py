@@ -19,13 +19,15 @@ from functools import partial
 from typing import Any, Final
 
 from mqtt_kube import __version__
-from mqtt_kube.backoff import Backoff
-from mqtt_kube.binding import Binding
-from mqtt_kube.commands import CommandRouter
-from mqtt_kube.config import Config, WatchKey, watch_groups
-from mqtt_kube.errors import KubeError
-from mqtt_kube.hass import HomeAssistantDiscovery
-from mqtt_kube.http import HttpServer
+from mqtt_kube.bridge.binding import Binding
+from mqtt_kube.bridge.commands import CommandRouter
+from mqtt_kube.bridge.http import HttpServer
+from mqtt_kube.bridge.metrics import CommandCounters, Sample, render_metrics
+from mqtt_kube.bridge.stateboard import StateBoard
+from mqtt_kube.config.model import Config, WatchKey, watch_groups
+from mqtt_kube.core.backoff import Backoff
+from mqtt_kube.core.errors import KubeError
+from mqtt_kube.homeassistant.lifecycle import HomeAssistantDiscovery
 from mqtt_kube.kube.client import KubeClient
 from mqtt_kube.kube.leader import (
     LeaderElector,
@@ -35,9 +37,7 @@ from mqtt_kube.kube.leader import (
     lease_namespace,
 )
 from mqtt_kube.kube.watch import ResourceWatch, describe_bindings
-from mqtt_kube.metrics import CommandCounters, Sample, render_metrics
-from mqtt_kube.mqtt import Message, MqttConnection
-from mqtt_kube.stateboard import StateBoard
+from mqtt_kube.mqtt.connection import Message, MqttConnection
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Service:
         self.router = CommandRouter(counters=self.counters)
         self.mqtt = MqttConnection(config.mqtt, on_message=self._on_message)
         self.board = StateBoard(self.mqtt)
-        # Home Assistant discovery (mqtt_kube.hass): configs on connect, birth, stale cleanup.
+        # Home Assistant discovery (homeassistant.lifecycle): configs on connect, birth, cleanup.
         self.discovery = (
             HomeAssistantDiscovery.from_config(config, mqtt=self.mqtt, board=self.board)
             if config.homeassistant is not None

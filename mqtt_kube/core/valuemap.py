@@ -22,9 +22,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from mqtt_kube.errors import ValueMapError
-from mqtt_kube.locus import Locus
-from mqtt_kube.payload import encode_payload
+from mqtt_kube.core.errors import ValueMapError
+from mqtt_kube.core.locus import Locus
+from mqtt_kube.core.payload import encode_payload
 
 __all__ = ["Form", "MapEntry", "Match", "ValueMap", "ValueMapSpecError"]
 

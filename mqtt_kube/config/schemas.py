@@ -21,7 +21,7 @@ from typing import Any
 
 import voluptuous as vol
 
-from mqtt_kube.config import (
+from mqtt_kube.config.model import (
     DEFAULT_HTTP_BIND,
     DEFAULT_HTTP_MAX_CONNECTIONS,
     DEFAULT_HTTP_PORT,
@@ -42,7 +42,21 @@ from mqtt_kube.config import (
     TlsSettings,
     WatchSpec,
 )
-from mqtt_kube.discovery import (
+from mqtt_kube.config.yaml_file import (
+    LineDict,
+    LineList,
+    PathPart,
+    format_path,
+    line_of,
+    load_yaml,
+    plain,
+)
+from mqtt_kube.core.errors import ConfigError, ConfigProblem, TemplateError
+from mqtt_kube.core.kinds import BUILTIN_KINDS, builtin_kind
+from mqtt_kube.core.locus import Locus
+from mqtt_kube.core.template import LaunchTemplate
+from mqtt_kube.core.valuemap import ValueMap, ValueMapSpecError
+from mqtt_kube.homeassistant.plan import (
     DEVICE_CLASSES,
     NUMBER_MAX,
     NUMBER_MIN,
@@ -51,12 +65,6 @@ from mqtt_kube.discovery import (
     TIME_CLASSES,
     UNANNOUNCEABLE_CLASSES,
 )
-from mqtt_kube.errors import ConfigError, ConfigProblem, TemplateError
-from mqtt_kube.kinds import BUILTIN_KINDS, builtin_kind
-from mqtt_kube.locus import Locus
-from mqtt_kube.template import LaunchTemplate
-from mqtt_kube.valuemap import ValueMap, ValueMapSpecError
-from mqtt_kube.yamlload import LineDict, LineList, PathPart, format_path, line_of, load_yaml, plain
 
 CONF_MQTT = "mqtt"
 CONF_HTTP = "http"

@@ -16,9 +16,7 @@ the output says so in a comment.
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +24,9 @@ from typing import Any, Final
 
 import yaml
 
-from mqtt_kube.config import BindingSpec, Config, watch_groups
-from mqtt_kube.errors import MqttKubeError
-from mqtt_kube.kinds import BUILTIN_KINDS, builtin_kind
+from mqtt_kube.config.model import BindingSpec, Config, watch_groups
+from mqtt_kube.core.errors import MqttKubeError
+from mqtt_kube.core.kinds import BUILTIN_KINDS, builtin_kind
 
 DEFAULT_NAMESPACE: Final = "mqtt-kube"
 DEFAULT_SERVICE_ACCOUNT: Final = "mqtt-kube"
@@ -257,7 +255,7 @@ def _require_actions(
     deletes = any(action.can_delete for action in binding.action)
     if deletes:
         # `delete` removes the binding's object, then whatever of its kind carries the
-        # binding's labels (mqtt_kube.binding: Binding._delete).
+        # binding's labels (mqtt_kube.bridge.binding: Binding._delete).
         perms.allow(
             namespace=scope,
             group=kind.group,
@@ -402,45 +400,3 @@ def _comment(text: str, width: int = 96) -> str:
         else:
             lines.append(word)
     return "".join(f"# {line}\n" for line in lines)
-
-
-def add_rbac_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of `mqtt-kube rbac`."""
-    parser.add_argument("config", metavar="CONFIG", help="the YAML configuration file")
-    parser.add_argument(
-        "--namespace",
-        default=DEFAULT_NAMESPACE,
-        help=f"namespace of mqtt-kube's ServiceAccount (default {DEFAULT_NAMESPACE})",
-    )
-    parser.add_argument(
-        "--service-account",
-        default=DEFAULT_SERVICE_ACCOUNT,
-        help=f"name of mqtt-kube's ServiceAccount (default {DEFAULT_SERVICE_ACCOUNT})",
-    )
-    parser.add_argument(
-        "--leader-elect",
-        action="store_true",
-        help="also allow the leader-election Lease in the ServiceAccount's namespace",
-    )
-
-
-def rbac_command(args: argparse.Namespace) -> int:
-    """`mqtt-kube rbac CONFIG`: print the RBAC manifests; the exit status."""
-    # imported here because the command line imports this module for its command table
-    from mqtt_kube.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, read_config
-
-    config = read_config(args)
-    if config is None:
-        return EXIT_CONFIG
-    try:
-        text = render_rbac(
-            config,
-            namespace=args.namespace,
-            service_account=args.service_account,
-            leader_elect=args.leader_elect,
-        )
-    except RbacError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    sys.stdout.write(text)
-    return EXIT_OK

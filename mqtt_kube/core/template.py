@@ -30,7 +30,7 @@ from mako import exceptions as mako_exceptions
 from mako.template import Template
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from mqtt_kube.errors import TemplateError
+from mqtt_kube.core.errors import TemplateError
 
 __all__ = ["LaunchTemplate"]
 

@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from mqtt_kube.config import RetainedPolicy
-from mqtt_kube.metrics import CommandCounters
-from mqtt_kube.mqtt import Message
+from mqtt_kube.bridge.metrics import CommandCounters
+from mqtt_kube.config.model import RetainedPolicy
+from mqtt_kube.mqtt.connection import Message
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Home Assistant discovery at run time: announce, keep announced, clean up (SPEC §6).
 
-`mqtt_kube.discovery` says what to announce; this module makes the broker hold exactly
+`mqtt_kube.homeassistant.plan` says what to announce; this module makes the broker hold exactly
 that. After every (re)connect it looks at what the broker retains under this instance's
 node id (`<prefix>/+/<node_id>/+/config`), publishes the configs that are missing or
 different (retained, QoS 1) and clears, with an empty retained payload, every config of
@@ -21,9 +21,9 @@ import json
 import logging
 from typing import Final, Protocol
 
-from mqtt_kube.config import Config
-from mqtt_kube.discovery import DiscoveryPlan, build_plan
-from mqtt_kube.mqtt import ConnectHook, Message
+from mqtt_kube.config.model import Config
+from mqtt_kube.homeassistant.plan import DiscoveryPlan, build_plan
+from mqtt_kube.mqtt.connection import ConnectHook, Message
 
 logger = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ import aiomqtt
 from aiomqtt.exceptions import MqttCodeError, MqttConnectError
 from paho.mqtt.reasoncodes import ReasonCode
 
-from mqtt_kube.backoff import Backoff
-from mqtt_kube.config import MqttSettings, TlsSettings
+from mqtt_kube.config.model import MqttSettings, TlsSettings
+from mqtt_kube.core.backoff import Backoff
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from mqtt_kube.config import HttpSettings
-from mqtt_kube.errors import MqttKubeError
+from mqtt_kube.config.model import HttpSettings
+from mqtt_kube.core.errors import MqttKubeError
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Entry point of the Home Assistant add-on: `python3 -m mqtt_kube.addon`.
+"""Entry point of the Home Assistant add-on: `python3 -m mqtt_kube.addon.main`.
 
 The add-on runs the normal service on a config file kept in the add-on's own config folder
 (`/addon_configs/<repo>_mqtt_kube` on the host, `/config` inside the container). This
@@ -26,14 +26,14 @@ from typing import Any, Final
 import aiohttp
 import yaml
 
-from mqtt_kube import service
-from mqtt_kube.config import Config, MqttSettings, TlsSettings
-from mqtt_kube.errors import ConfigError, MqttKubeError
-from mqtt_kube.logs import setup_logging
-from mqtt_kube.schema import load_config
+from mqtt_kube.bridge import service
+from mqtt_kube.config.model import Config, MqttSettings, TlsSettings
+from mqtt_kube.config.schemas import load_config
+from mqtt_kube.core.errors import ConfigError, MqttKubeError
+from mqtt_kube.core.logs import setup_logging
 
-# `python3 -m mqtt_kube.addon` runs this file as `__main__`; log under the module's real name.
-logger = logging.getLogger(__spec__.name if __spec__ else __name__)
+# `python3 -m mqtt_kube.addon.main` runs this file as `__main__`; log under the module's real name.
+logger = logging.getLogger(__name__)
 
 DEFAULT_OPTIONS_PATH: Final = Path("/data/options.json")
 DEFAULT_CONFIG_DIR: Final = Path("/config")
@@ -444,7 +444,3 @@ def main() -> int:
     except MqttKubeError as exc:
         logger.error("stopped: %s", exc)
         return 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

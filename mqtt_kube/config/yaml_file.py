@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from mqtt_kube.errors import ConfigProblem
+from mqtt_kube.core.errors import ConfigProblem
 
 BOOL_TAG = "tag:yaml.org,2002:bool"
 MERGE_TAG = "tag:yaml.org,2002:merge"

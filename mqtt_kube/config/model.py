@@ -1,7 +1,7 @@
 """Validated configuration: frozen dataclasses built from one YAML file.
 
-Loading, schema checks and error collection live in `mqtt_kube.schema` and
-`mqtt_kube.yamlload`; this module holds the shapes the rest of the program trusts.
+Loading, schema checks and error collection live in `mqtt_kube.config.schemas` and
+`mqtt_kube.config.yaml_file`; this module holds the shapes the rest of the program trusts.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mqtt_kube.kinds import builtin_kind
-from mqtt_kube.locus import Locus
-from mqtt_kube.template import LaunchTemplate
-from mqtt_kube.valuemap import ValueMap
+from mqtt_kube.core.kinds import builtin_kind
+from mqtt_kube.core.locus import Locus
+from mqtt_kube.core.template import LaunchTemplate
+from mqtt_kube.core.valuemap import ValueMap
 
 RetainedPolicy = Literal["apply", "ignore"]
 WatchScope = Literal["auto", "namespace", "cluster"]

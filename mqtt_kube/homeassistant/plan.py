@@ -1,9 +1,9 @@
 """Home Assistant MQTT discovery payloads, built from a Config (SPEC §6).
 
 Pure: no sockets, no asyncio, no clock. Given a Config it says which entities exist, on
-which config topic each one is announced, and the exact payload. `mqtt_kube.hass` owns
-the lifecycle (publishing, stale cleanup, Home Assistant's birth message); `mqtt-kube
-check` prints what this module infers.
+which config topic each one is announced, and the exact payload.
+`mqtt_kube.homeassistant.lifecycle` owns the lifecycle (publishing, stale cleanup, Home
+Assistant's birth message); `mqtt-kube check` prints what this module infers.
 
 What becomes what:
 - a patch and a watch of one binding whose maps name the same two values (the patch
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
 from mqtt_kube import __version__
-from mqtt_kube.config import (
+from mqtt_kube.config.model import (
     ActionSpec,
     BindingSpec,
     Config,
@@ -43,9 +43,9 @@ from mqtt_kube.config import (
     PatchSpec,
     WatchSpec,
 )
-from mqtt_kube.locus import Locus
-from mqtt_kube.payload import encode_payload
-from mqtt_kube.valuemap import ValueMap
+from mqtt_kube.core.locus import Locus
+from mqtt_kube.core.payload import encode_payload
+from mqtt_kube.core.valuemap import ValueMap
 
 Component = Literal["switch", "number", "binary_sensor", "sensor", "button"]
 

@@ -26,7 +26,7 @@ import aiomqtt
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.mosquitto import Mosquitto
 
-ROOT: Final = Path(__file__).resolve().parent.parent
+ROOT: Final = Path(__file__).resolve().parents[2]
 CONFIG: Final = ROOT / "config-demo.yaml"
 BROKER_PORT: Final = 18830
 HTTP_READY: Final = "http://127.0.0.1:18080/api/ready"

@@ -17,17 +17,17 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
-from mqtt_kube.backoff import Backoff
-from mqtt_kube.config import ActionSpec, BindingSpec, PatchSpec, WatchSpec
-from mqtt_kube.errors import Conflict, KubeError, NotFound, TemplateError, ValueMapError
-from mqtt_kube.kinds import KindInfo
+from mqtt_kube.bridge.metrics import CommandCounters
+from mqtt_kube.bridge.stateboard import StateBoard
+from mqtt_kube.config.model import ActionSpec, BindingSpec, PatchSpec, WatchSpec
+from mqtt_kube.core.backoff import Backoff
+from mqtt_kube.core.errors import Conflict, KubeError, NotFound, TemplateError, ValueMapError
+from mqtt_kube.core.kinds import KindInfo
+from mqtt_kube.core.payload import decode_scalar, encode_payload
+from mqtt_kube.core.valuemap import Match, ValueMap
 from mqtt_kube.kube.actions import create_object, delete_labelled, delete_object, launch_labels
 from mqtt_kube.kube.client import JsonObject, KubeClient
 from mqtt_kube.kube.patch import patch_field
-from mqtt_kube.metrics import CommandCounters
-from mqtt_kube.payload import decode_scalar, encode_payload
-from mqtt_kube.stateboard import StateBoard
-from mqtt_kube.valuemap import Match, ValueMap
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The Home Assistant add-on entry point: Supervisor options and services, then the service."""

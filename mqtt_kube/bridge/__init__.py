@@ -1,0 +1,1 @@
+"""The running bridge: bindings, command routing, the state board, the service, HTTP."""

@@ -1,0 +1,51 @@
+"""`mqtt-kube check CONFIG`: validate the file and say what it will do; nothing connects."""
+
+from __future__ import annotations
+
+import argparse
+
+from mqtt_kube.cli.common import EXIT_CONFIG, EXIT_OK, read_config
+from mqtt_kube.config.model import Config
+from mqtt_kube.homeassistant import plan as discovery
+
+
+def summarize(config: Config) -> list[str]:
+    """What `check` prints about a valid config: connections, then each binding's topics."""
+    mqtt = config.mqtt
+    tls = "TLS" if mqtt.tls else "no TLS"
+    auth = f", user {mqtt.username}" if mqtt.username else ""
+    discovery = (
+        f"on, prefix {config.homeassistant.discovery_prefix}" if config.homeassistant else "off"
+    )
+    lines = [
+        f"MQTT {mqtt.host}:{mqtt.port} as {mqtt.client_id} ({tls}{auth}); "
+        f"availability on {mqtt.availability_topic}",
+        f"HTTP {config.http.bind}:{config.http.port}; log level {config.log_level}; "
+        f"Home Assistant discovery {discovery}",
+        f"{len(config.bindings)} binding{'s' if len(config.bindings) != 1 else ''}:",
+    ]
+    for binding in config.bindings:
+        lines.append(f"  {binding.label}")
+        for watch in binding.watch:
+            flags = f"qos {watch.qos}" + (", retain" if watch.retain else "")
+            lines.append(f"    watch  {watch.locus.expression} → {watch.topic} [{flags}]")
+        for patch in binding.patch:
+            lines.append(f"    patch  ← {patch.topic} → {patch.locus.expression}")
+        for action in binding.action:
+            target = action.launch.path if action.launch else "delete only"
+            lines.append(f"    action ← {action.topic} → {target}")
+    return lines
+
+
+def check_config(args: argparse.Namespace) -> int:
+    """`mqtt-kube check CONFIG`: validate and summarise; nothing connects."""
+    config = read_config(args, show_warnings=True)
+    if config is None:
+        return EXIT_CONFIG
+    print(f"{args.config}: OK")
+    for line in summarize(config):
+        print(line)
+    if config.homeassistant is not None:  # the entities Home Assistant will get (discovery.py)
+        for line in discovery.describe(discovery.build_plan(config)):
+            print(line)
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""Pure building blocks, no I/O: errors, kinds, loci, payloads, value maps, templates, YAML."""

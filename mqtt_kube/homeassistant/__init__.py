@@ -1,0 +1,1 @@
+"""Home Assistant MQTT discovery: what each binding becomes, and keeping it announced."""

@@ -1,0 +1,1 @@
+"""The one MQTT connection: reconnects, availability, subscriptions, delivery."""
