@@ -27,7 +27,7 @@ import aiohttp
 import yaml
 
 from mqtt_kube.bridge.service import Service
-from mqtt_kube.config.schemas import load_config
+from mqtt_kube.config.load import load_config
 from mqtt_kube.kube.client import KubeClient
 
 logger = logging.getLogger(__name__)

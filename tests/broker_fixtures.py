@@ -29,7 +29,7 @@ import aiomqtt
 import pytest
 
 from mqtt_kube.config.model import MqttSettings
-from mqtt_kube.mqtt.connection import Message
+from mqtt_kube.core.message import Message
 from mqtt_kube.testing.mosquitto import HOST, Mosquitto
 
 __all__ = [

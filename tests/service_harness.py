@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from mqtt_kube.bridge.service import Service
+from mqtt_kube.config.load import load_config
 from mqtt_kube.config.model import Config
-from mqtt_kube.config.schemas import load_config
 from mqtt_kube.kube.client import KubeClient
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.mosquitto import Mosquitto

@@ -42,11 +42,12 @@ from mqtt_kube.addon.main import (
     read_options,
     write_starter_config,
 )
+from mqtt_kube.config.load import load_config
 from mqtt_kube.config.model import Config, TlsSettings
-from mqtt_kube.config.schemas import load_config
 from mqtt_kube.core.errors import Forbidden, KubeError
+from mqtt_kube.core.message import Message
 from mqtt_kube.kube.client import KubeClient
-from mqtt_kube.mqtt.connection import Message, MqttConnection
+from mqtt_kube.mqtt.connection import MqttConnection
 from mqtt_kube.testing.certs import Certificates, make_certificates
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.mosquitto import BrokerTls, Mosquitto

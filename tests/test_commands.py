@@ -16,7 +16,7 @@ import pytest
 from mqtt_kube.bridge.commands import ACTION_QUEUE_LIMIT, CommandRouter
 from mqtt_kube.bridge.metrics import CommandCounters
 from mqtt_kube.config.model import RetainedPolicy
-from mqtt_kube.mqtt.connection import Message
+from mqtt_kube.core.message import Message
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from mqtt_kube.config.load import load_config
 from mqtt_kube.config.model import DEFAULT_HTTP_BIND, Config, TlsSettings, WatchKey, watch_groups
-from mqtt_kube.config.schemas import load_config
 from mqtt_kube.config.yaml_file import LineDict, load_yaml
 from mqtt_kube.core.errors import ConfigError
 
@@ -915,7 +915,7 @@ def test_a_wrong_key_or_value_is_named_plainly(
         (
             "action: {locus: a, topic: b}",
             "action[0].locus",
-            "unknown key 'locus' in an action; known keys: topic, launch, values, retained",
+            "unknown key 'locus' in an action; known keys: topic, values, retained, launch",
         ),
         (
             "homeassistant: {component: light}",

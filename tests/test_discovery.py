@@ -26,22 +26,15 @@ import voluptuous as vol
 
 from mqtt_kube import __version__
 from mqtt_kube.cli.main import main
+from mqtt_kube.config.load import load_config
 from mqtt_kube.config.model import Config, HomeAssistantSettings
-from mqtt_kube.config.schemas import load_config
 from mqtt_kube.core.errors import ConfigError
+from mqtt_kube.core.hass_facts import DEVICE_CLASSES, DEVICE_KEYS, ORIGIN_KEYS
 from mqtt_kube.core.valuemap import ValueMap
-from mqtt_kube.homeassistant.plan import (
-    DEVICE_CLASSES,
-    DEVICE_KEYS,
-    ORIGIN_KEYS,
-    DiscoveryPlan,
-    Entity,
-    build_plan,
-    command_payload,
-    describe,
-    node_id_for,
-    one_of_template,
-)
+from mqtt_kube.homeassistant.naming import node_id_for
+from mqtt_kube.homeassistant.plan import DiscoveryPlan, Entity, build_plan, describe
+from mqtt_kube.homeassistant.readings import command_payload
+from mqtt_kube.homeassistant.templates import one_of_template
 
 HERE = Path(__file__).parent
 HOMELAB = HERE / "configs" / "discovery" / "homelab.yaml"
@@ -806,7 +799,8 @@ def test_overrides_reach_the_main_entity_and_name_the_device(tmp_path: Path) -> 
             "    watch:\n      locus: status.r\n      topic: r\n",
             "      device_class: running\n",
             {},
-            "bindings[0].homeassistant.device_class: 'running' is not a sensor device class",
+            "bindings[0].homeassistant.device_class: 'running' is a device class of a "
+            "binary_sensor, not of a sensor; left out",
             id="another component's device class",
         ),
         pytest.param(

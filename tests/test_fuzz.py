@@ -41,8 +41,8 @@ from mqtt_kube.bridge.binding import Binding
 from mqtt_kube.bridge.metrics import CommandCounters
 from mqtt_kube.bridge.stateboard import StateBoard
 from mqtt_kube.cli.main import main
+from mqtt_kube.config.load import load_config
 from mqtt_kube.config.model import ActionSpec, PatchSpec
-from mqtt_kube.config.schemas import load_config
 from mqtt_kube.core.errors import ValueMapError
 from mqtt_kube.core.kinds import BUILTIN_KINDS
 from mqtt_kube.core.payload import decode_scalar

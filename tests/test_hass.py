@@ -24,8 +24,8 @@ from typing import Any
 
 from mqtt_kube import __version__
 from mqtt_kube.bridge.stateboard import StateBoard
+from mqtt_kube.config.load import load_config
 from mqtt_kube.config.model import Config
-from mqtt_kube.config.schemas import load_config
 from mqtt_kube.homeassistant.lifecycle import HomeAssistantDiscovery
 from mqtt_kube.homeassistant.plan import build_plan
 from mqtt_kube.mqtt.connection import MqttConnection

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from mqtt_kube.config.model import MqttSettings, TlsSettings
-from mqtt_kube.mqtt.connection import Message, MqttConnection
+from mqtt_kube.core.message import Message
+from mqtt_kube.mqtt.connection import MqttConnection
 from mqtt_kube.testing.certs import Certificates, make_certificates
 from mqtt_kube.testing.mosquitto import BrokerTls, Mosquitto, free_port
 from tests.broker_fixtures import MqttProbe, TcpProxy

@@ -33,7 +33,7 @@ from aiohttp import web
 
 from mqtt_kube import __version__
 from mqtt_kube.addon.main import AddonOptions
-from mqtt_kube.config.schemas import load_config
+from mqtt_kube.config.load import load_config
 from mqtt_kube.kube.rbac import render_rbac
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from mqtt_kube.cli.main import main
-from mqtt_kube.config.schemas import load_config
+from mqtt_kube.config.load import load_config
 from mqtt_kube.kube.rbac import RbacError, guess_plural, render_rbac, template_kind
 
 ROOT = Path(__file__).resolve().parent.parent

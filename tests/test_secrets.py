@@ -27,8 +27,8 @@ from aiohttp import web
 
 from mqtt_kube.bridge.service import Service
 from mqtt_kube.cli.main import main
+from mqtt_kube.config.load import load_config
 from mqtt_kube.config.model import KubernetesSettings, MqttSettings, TlsSettings
-from mqtt_kube.config.schemas import load_config
 from mqtt_kube.core.errors import ConfigError, KubeError
 from mqtt_kube.kube.client import KubeClient
 from mqtt_kube.testing.certs import Certificates, make_certificates

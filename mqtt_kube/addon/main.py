@@ -27,8 +27,8 @@ import aiohttp
 import yaml
 
 from mqtt_kube.bridge import service
+from mqtt_kube.config.load import load_config
 from mqtt_kube.config.model import Config, MqttSettings, TlsSettings
-from mqtt_kube.config.schemas import load_config
 from mqtt_kube.core.errors import ConfigError, MqttKubeError
 from mqtt_kube.core.logs import setup_logging
 

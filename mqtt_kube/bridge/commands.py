@@ -18,7 +18,7 @@ from typing import Final
 
 from mqtt_kube.bridge.metrics import CommandCounters
 from mqtt_kube.config.model import RetainedPolicy
-from mqtt_kube.mqtt.connection import Message
+from mqtt_kube.core.message import Message
 
 logger = logging.getLogger(__name__)
 

@@ -27,6 +27,7 @@ from mqtt_kube.bridge.stateboard import StateBoard
 from mqtt_kube.config.model import Config, WatchKey, watch_groups
 from mqtt_kube.core.backoff import Backoff
 from mqtt_kube.core.errors import KubeError
+from mqtt_kube.core.message import Message
 from mqtt_kube.homeassistant.lifecycle import HomeAssistantDiscovery
 from mqtt_kube.kube.client import KubeClient
 from mqtt_kube.kube.leader import (
@@ -37,7 +38,7 @@ from mqtt_kube.kube.leader import (
     lease_namespace,
 )
 from mqtt_kube.kube.watch import ResourceWatch, describe_bindings
-from mqtt_kube.mqtt.connection import Message, MqttConnection
+from mqtt_kube.mqtt.connection import MqttConnection
 
 logger = logging.getLogger(__name__)
 

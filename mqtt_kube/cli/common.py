@@ -11,8 +11,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mqtt_kube.config.load import load_config
 from mqtt_kube.config.model import Config
-from mqtt_kube.config.schemas import load_config
 from mqtt_kube.core.errors import ConfigError
 
 EXIT_OK = 0

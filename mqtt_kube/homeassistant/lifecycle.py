@@ -22,8 +22,8 @@ import logging
 from typing import Final, Protocol
 
 from mqtt_kube.config.model import Config
+from mqtt_kube.core.message import ConnectHook, Message
 from mqtt_kube.homeassistant.plan import DiscoveryPlan, build_plan
-from mqtt_kube.mqtt.connection import ConnectHook, Message
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ import math
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -31,6 +30,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from mqtt_kube.config.model import MqttSettings, TlsSettings
 from mqtt_kube.core.backoff import Backoff
+from mqtt_kube.core.message import ConnectHook, Message, MessageHandler
 
 logger = logging.getLogger(__name__)
 
@@ -47,20 +47,6 @@ MAX_INFLIGHT: Final = 128  # QoS 1+ publishes awaiting PUBACK at once (paho's de
 # CONNACK codes that mean "these credentials": MQTT 3.1.1 (4, 5) and their MQTT 5 forms.
 _AUTH_REFUSED: Final = frozenset({4, 5, 134, 135})
 _UNSPECIFIED: Final = 128
-
-
-@dataclass(frozen=True)
-class Message:
-    """An incoming MQTT message, detached from the client library."""
-
-    topic: str
-    payload: bytes
-    retain: bool
-    qos: int
-
-
-MessageHandler = Callable[[Message], None]
-ConnectHook = Callable[[], Awaitable[None]]
 
 
 @dataclass

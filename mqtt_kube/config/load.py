@@ -1,0 +1,85 @@
+"""Turn a configuration file into a `Config`, or into one ConfigError naming every mistake.
+
+Each mapping of the file is checked by its schema (`mqtt_kube.config.schemas`); the
+sections are built in `sections`, the bindings in `bindings`, and every problem goes to one
+`Problems`, so a mistake in one place never hides the mistakes in another. Nothing here
+connects to anything.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from mqtt_kube.config import validators as v
+from mqtt_kube.config.bindings import BindingsReader
+from mqtt_kube.config.model import DEFAULT_LOG_LEVEL, Config, KubernetesSettings
+from mqtt_kube.config.problems import Problems
+from mqtt_kube.config.schemas import (
+    CONF_BINDINGS,
+    CONF_HOMEASSISTANT,
+    CONF_HTTP,
+    CONF_KUBERNETES,
+    CONF_LOGGING,
+    CONF_MQTT,
+    HTTP_SCHEMA,
+    KUBERNETES_SCHEMA,
+    LOGGING_SCHEMA,
+    MQTT_SCHEMA,
+    ROOT_SCHEMA,
+)
+from mqtt_kube.config.sections import discovery_settings, http_settings, mqtt_settings
+from mqtt_kube.config.yaml_file import LineDict, load_yaml
+from mqtt_kube.core.errors import ConfigError
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """The validated configuration in `path`; ConfigError listing every problem otherwise."""
+    file = Path(path)
+    data, found = load_yaml(file)
+    problems = Problems(data, source=str(file), problems=found)
+    config = _build(problems, Path(os.path.abspath(file)))
+    if problems or config is None:
+        raise ConfigError(problems.sorted())
+    return config
+
+
+def _build(problems: Problems, source: Path) -> Config | None:
+    root = problems.data
+    if root is None and not problems.problems:
+        problems.problem([], "the file is empty: it needs at least a bindings list")
+    if not isinstance(root, LineDict):
+        if root is not None:
+            problems.problem([], f"expected a mapping of sections, got {v.describe(root)}")
+        return None
+    problems.check(ROOT_SCHEMA, root, [])
+    mqtt = mqtt_settings(problems, problems.check(MQTT_SCHEMA, root.get(CONF_MQTT), [CONF_MQTT]))
+    http = http_settings(problems, problems.check(HTTP_SCHEMA, root.get(CONF_HTTP), [CONF_HTTP]))
+    logs = problems.check(LOGGING_SCHEMA, root.get(CONF_LOGGING), [CONF_LOGGING])
+    kube = problems.check(KUBERNETES_SCHEMA, root.get(CONF_KUBERNETES), [CONF_KUBERNETES])
+    discovery = discovery_settings(problems, root.get(CONF_HOMEASSISTANT))
+    prefix = mqtt.topic_prefix if mqtt else _raw_prefix(root)
+    bindings = BindingsReader(problems, prefix=prefix).read(root.get(CONF_BINDINGS))
+    if problems.problems or mqtt is None or http is None or logs is None or kube is None:
+        return None
+    return Config(
+        source=str(source),
+        mqtt=mqtt,
+        bindings=bindings,
+        http=http,
+        kubernetes=KubernetesSettings(
+            kubeconfig=kube.get("kubeconfig"),
+            context=kube.get("context"),
+            watch_scope=kube.get("watch-scope") or "auto",
+        ),
+        homeassistant=discovery,
+        log_level=logs.get("level") or DEFAULT_LOG_LEVEL,
+        warnings=tuple(problems.warnings),
+    )
+
+
+def _raw_prefix(root: LineDict) -> str | None:
+    section = root.get(CONF_MQTT)
+    prefix = section.get("topic-prefix") if isinstance(section, Mapping) else None
+    return prefix if isinstance(prefix, str) else None
