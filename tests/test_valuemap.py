@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from mqtt_kube.core.errors import ValueMapError
-from mqtt_kube.core.valuemap import MapEntry, Match, ValueMap, ValueMapSpecError
+from mqtt_kube.core.errors import ValueMapError, ValueMapSpecError
+from mqtt_kube.core.valuemap import MapEntry, Match, ValueMap
 from tests.seed import SEED
 
 NO_MATCH = object()
@@ -258,7 +258,7 @@ def test_lambda_keys_are_predicates_whose_errors_are_no_match(
 
 def test_a_failing_lambda_is_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
     values = ValueMap.from_config({"map": {"lambda v: v > 0": "hit"}})
-    with caplog.at_level(logging.DEBUG, logger="mqtt_kube.core.valuemap"):
+    with caplog.at_level(logging.DEBUG, logger="mqtt_kube.core.matchers"):
         assert values.match("text") is None
     assert [r.levelno for r in caplog.records] == [logging.DEBUG]
     assert "lambda v: v > 0 raised TypeError" in caplog.text

@@ -19,11 +19,11 @@ from typing import Any
 import voluptuous as vol
 
 from mqtt_kube.config.yaml_file import PathPart
-from mqtt_kube.core.errors import TemplateError
+from mqtt_kube.core.errors import TemplateError, ValueMapSpecError
 from mqtt_kube.core.hass_facts import ALL_DEVICE_CLASSES, UNANNOUNCEABLE_CLASSES
 from mqtt_kube.core.locus import Locus
 from mqtt_kube.core.template import LaunchTemplate
-from mqtt_kube.core.valuemap import ValueMap, ValueMapSpecError
+from mqtt_kube.core.valuemap import ValueMap
 
 MAX_TOPIC_BYTES = 65535
 

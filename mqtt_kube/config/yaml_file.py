@@ -4,8 +4,8 @@ The schema reports problems by path (`bindings[2].watch[0].locus`); a user fixes
 line. So every mapping and sequence comes back as a `LineDict`/`LineList` that remembers
 the line of each key and item, and `line_of()` turns a path back into a line.
 
-The loader is PyYAML's safe loader with three changes the original service relied on or
-that secrets need: `on off yes no` stay strings (`ON:` is the key "ON"), and the tags
+The loader is PyYAML's safe loader in mqtt-kube's YAML dialect (`on off yes no` stay
+strings: `ON:` is the key "ON", see `mqtt_kube.core.yaml_dialect`), with the tags
 `!relpath`, `!env` and `!file`. Nothing here raises for a mistake in the file: every
 problem is collected as a `ConfigProblem`, so the user sees all of them at once.
 """
@@ -22,9 +22,8 @@ from typing import Any
 import yaml
 
 from mqtt_kube.core.errors import ConfigProblem
+from mqtt_kube.core.yaml_dialect import MERGE_TAG, FastSafeLoader, use_dialect
 
-BOOL_TAG = "tag:yaml.org,2002:bool"
-MERGE_TAG = "tag:yaml.org,2002:merge"
 # Keys whose values must never be echoed in a problem: an unquoted `!x` or `*x` is
 # read as a YAML tag or alias, and the message would otherwise show the secret.
 SECRET_KEYS = frozenset({"password", "keyfile_password", "token"})
@@ -68,13 +67,8 @@ def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
-# libyaml's parser, where PyYAML was built with it, reads a large file about five times
-# faster than the pure-Python one and leaves far less garbage behind.
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class ConfigLoader(_SafeLoader):  # type: ignore[valid-type,misc]
-    """The safe loader, without YAML 1.1's yes/no/on/off booleans, plus our three tags."""
+class ConfigLoader(FastSafeLoader):  # type: ignore[valid-type,misc]
+    """The safe loader in mqtt-kube's YAML dialect (`yaml_dialect`), plus our three tags."""
 
     base_dir: Path = Path()
 
@@ -156,13 +150,7 @@ class ConfigLoader(_SafeLoader):  # type: ignore[valid-type,misc]
         return str(value)
 
 
-ConfigLoader.yaml_implicit_resolvers = {
-    first: [resolver for resolver in resolvers if resolver[0] != BOOL_TAG]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-ConfigLoader.add_implicit_resolver(
-    BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
+use_dialect(ConfigLoader, keep_dates=True)
 ConfigLoader.add_constructor("tag:yaml.org,2002:map", ConfigLoader.construct_line_map)
 ConfigLoader.add_constructor("tag:yaml.org,2002:seq", ConfigLoader.construct_line_list)
 ConfigLoader.add_constructor("!relpath", ConfigLoader.construct_relpath)

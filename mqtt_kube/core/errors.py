@@ -38,6 +38,18 @@ class ConfigError(MqttKubeError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class ValueMapSpecError(ValueError):
+    """A `values:` block that cannot be compiled.
+
+    `key` is where inside `values` the problem is: "transform", "jsonpath", "map['re:(']",
+    or, when `values` is itself the map, "['re:(']" (join it without a dot).
+    """
+
+    def __init__(self, message: str, *, key: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+
+
 class ValueMapError(MqttKubeError):
     """A value could not go through a value map (failed transform, payload not JSON)."""
 
