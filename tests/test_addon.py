@@ -32,16 +32,9 @@ import pytest
 import yaml
 from aiohttp import web
 
-from mqtt_kube.addon.main import (
-    GENERATED_KUBECONFIG,
-    STARTER_CONFIG,
-    AddonEnvironment,
-    AddonError,
-    AddonOptions,
-    prepare,
-    read_options,
-    write_starter_config,
-)
+from mqtt_kube.addon.cluster import GENERATED_KUBECONFIG
+from mqtt_kube.addon.main import STARTER_CONFIG, prepare, write_starter_config
+from mqtt_kube.addon.options import AddonEnvironment, AddonError, AddonOptions, read_options
 from mqtt_kube.config.load import load_config
 from mqtt_kube.config.model import Config, TlsSettings
 from mqtt_kube.core.errors import Forbidden, KubeError

@@ -32,7 +32,7 @@ import yaml
 from aiohttp import web
 
 from mqtt_kube import __version__
-from mqtt_kube.addon.main import AddonOptions
+from mqtt_kube.addon.options import AddonOptions
 from mqtt_kube.config.load import load_config
 from mqtt_kube.kube.rbac import render_rbac
 

@@ -18,7 +18,9 @@ import yaml
 
 from mqtt_kube.cli.main import main
 from mqtt_kube.config.load import load_config
-from mqtt_kube.kube.rbac import RbacError, guess_plural, render_rbac, template_kind
+from mqtt_kube.core.template import LaunchTemplate
+from mqtt_kube.kube.permissions import guess_plural, template_kind
+from mqtt_kube.kube.rbac import RbacError, render_rbac
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -405,7 +407,7 @@ def test_a_template_whose_kind_cannot_be_read_is_named(
     path = tmp_path / "job.yaml"
     path.write_text(template)
     with pytest.raises(RbacError) as caught:
-        template_kind(str(path))
+        template_kind(LaunchTemplate.load(str(path)))
     assert str(caught.value).startswith(f"{path}: ")
     assert message in str(caught.value)
 
@@ -416,7 +418,7 @@ def test_the_template_kind_is_read_from_top_level_lines_only(tmp_path: Path) -> 
         "# kind: Comment\nmetadata:\n  kind: Nested\n"
         "apiVersion: 'batch/v1'\nkind: Job  # launched\n"
     )
-    assert template_kind(str(path)) == ("batch/v1", "Job")
+    assert template_kind(LaunchTemplate.load(str(path))) == ("batch/v1", "Job")
 
 
 def test_the_command_prints_yaml_for_kubectl(

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import socket
 import ssl
 import time
 from dataclasses import dataclass
@@ -31,6 +30,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from mqtt_kube.config.model import MqttSettings, TlsSettings
 from mqtt_kube.core.backoff import Backoff
 from mqtt_kube.core.message import ConnectHook, Message, MessageHandler
+from mqtt_kube.mqtt.client import acknowledge_now, make_client
+from mqtt_kube.mqtt.tls import tls_context
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +41,6 @@ OFFLINE_TIMEOUT: Final = 2.0  # seconds to get `offline` acknowledged on close()
 PUBLISH_TIMEOUT: Final = 10.0  # seconds for the broker to acknowledge a publish (as aiomqtt)
 STABLE_SECONDS: Final = 10.0  # a connection that lasted this long resets the backoff
 SUBSCRIBE_BATCH: Final = 100  # topics per SUBSCRIBE packet
-# aiomqtt logs a warning above 10 pending calls; the state board keeps hundreds in flight.
-PENDING_CALLS_THRESHOLD: Final = 5000
-_QUICKACK: Final = getattr(socket, "TCP_QUICKACK", None)  # Linux only
-MAX_INFLIGHT: Final = 128  # QoS 1+ publishes awaiting PUBACK at once (paho's default: 20)
 # CONNACK codes that mean "these credentials": MQTT 3.1.1 (4, 5) and their MQTT 5 forms.
 _AUTH_REFUSED: Final = frozenset({4, 5, 134, 135})
 _UNSPECIFIED: Final = 128
@@ -132,7 +129,7 @@ class MqttConnection:
             logger.debug("%s not published: %s", topic, exc)
             return False
         if qos:
-            _acknowledge_now(client)
+            acknowledge_now(client)
         self.stats.messages_out += 1
         return True
 
@@ -311,60 +308,21 @@ class MqttConnection:
                 logger.exception("after-connect hook %s failed", _name(hook))
 
     def _make_client(self) -> aiomqtt.Client:
-        settings = self.settings
         # A fresh client per attempt: aiomqtt 2.5 keeps its "connected" future after an
         # unexpected disconnect, so re-entering the same client would not wait for CONNACK.
-        client = aiomqtt.Client(
-            settings.host,
-            settings.port,
-            identifier=settings.client_id,
-            username=settings.username,
-            password=settings.password,
-            keepalive=settings.keepalive,
-            # A persistent session: QoS 1 commands the broker had sent when a link dropped,
-            # or received while we were away, are delivered again after the reconnect (at
-            # least once). Measured over 60 links cut under a 1 kHz stream: clean sessions
-            # lost 13 of ~6,200 acknowledged messages, this none (docs/reliability.md).
-            clean_session=False,
-            # paho sends at most 20 QoS 1 publishes before holding the rest back, and scans
-            # every held one on each acknowledgement: let the state board's window through.
-            max_inflight_messages=MAX_INFLIGHT,
-            will=aiomqtt.Will(settings.availability_topic, OFFLINE, qos=1, retain=True),
-            tls_context=self._tls_context(settings.tls) if settings.tls else None,
-        )
-        client.pending_calls_threshold = PENDING_CALLS_THRESHOLD
-        return client
+        tls = self._tls_context(self.settings.tls) if self.settings.tls else None
+        return make_client(self.settings, will_payload=OFFLINE, tls=tls)
 
     def _tls_context(self, tls: TlsSettings) -> ssl.SSLContext:
         """Built for every attempt, so renewed certificate files are picked up."""
-        try:
-            context = ssl.create_default_context(cafile=tls.cafile)
-            context.sslsocket_class = _HandshakeClosingSocket
-            if tls.certfile:
-                context.load_cert_chain(tls.certfile, tls.keyfile, password=tls.keyfile_password)
-        except OSError as exc:  # ssl.SSLError included; its text never holds the password
-            files = ", ".join(
-                f"{name}={path}"
-                for name, path in (
-                    ("cafile", tls.cafile),
-                    ("certfile", tls.certfile),
-                    ("keyfile", tls.keyfile),
-                )
-                if path
+        context = tls_context(tls)
+        if tls.insecure and not self._warned_insecure:
+            self._warned_insecure = True
+            logger.warning(
+                "TLS to MQTT broker %s is not verified (mqtt.tls.insecure: true): "
+                "anyone on the path can read and change the traffic",
+                self.endpoint,
             )
-            raise aiomqtt.MqttError(f"cannot load TLS files ({files}): {exc}") from exc
-        if tls.protocols:
-            context.set_alpn_protocols(list(tls.protocols))
-        if tls.insecure:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            if not self._warned_insecure:
-                self._warned_insecure = True
-                logger.warning(
-                    "TLS to MQTT broker %s is not verified (mqtt.tls.insecure: true): "
-                    "anyone on the path can read and change the traffic",
-                    self.endpoint,
-                )
         return context
 
     # -- short-lived subscriptions (Home Assistant discovery's scan of retained configs) --
@@ -393,22 +351,6 @@ class MqttConnection:
             logger.debug("unsubscribing from %s failed: %s", topic, exc)
 
 
-class _HandshakeClosingSocket(ssl.SSLSocket):
-    """Closes itself when the TLS handshake fails.
-
-    paho 2.2 (`_ssl_wrap_socket`) leaves the socket open when `do_handshake()` raises (for
-    instance on a certificate the CA does not vouch for), leaking one descriptor per
-    attempt while the reconnect loop retries.
-    """
-
-    def do_handshake(self, block: bool = False) -> None:
-        try:
-            super().do_handshake(block)
-        except BaseException:
-            self.close()
-            raise
-
-
 def _reason(error: BaseException) -> str:
     """The text of a connection failure, with a hint when the credentials were refused."""
     if isinstance(error, MqttConnectError) and _code(error.rc) in _AUTH_REFUSED:
@@ -426,18 +368,3 @@ def _refused(code: int | ReasonCode) -> bool:
 
 def _name(hook: ConnectHook) -> str:
     return getattr(hook, "__qualname__", None) or repr(hook)
-
-
-def _acknowledge_now(client: aiomqtt.Client) -> None:
-    """Send the TCP ACK for what the broker sent us now, not up to 40 ms later (Linux).
-
-    mosquitto, by default, holds each PUBACK back until its previous segment is
-    acknowledged (Nagle's algorithm). When we read a PUBACK and have nothing to send, the
-    kernel delays that acknowledgement, and every burst of QoS 1 publishes stalls for
-    40 ms where the state board's window drains. Setting TCP_QUICKACK sends a pending ACK
-    at once; it does not stick, so it is set after every acknowledged publish.
-    """
-    sock = client._client.socket()  # paho's socket, only for this option
-    if _QUICKACK is not None and isinstance(sock, socket.socket):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
