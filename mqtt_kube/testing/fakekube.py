@@ -31,9 +31,10 @@ import yaml
 from aiohttp import web
 
 from mqtt_kube.testing.fakekube_controller import Controller
-from mqtt_kube.testing.fakekube_http import KubeHttp, RecordedRequest
+from mqtt_kube.testing.fakekube_http import KubeHttp
 from mqtt_kube.testing.fakekube_ops import copy_json
 from mqtt_kube.testing.fakekube_ops import merge_patch as apply_merge_patch
+from mqtt_kube.testing.fakekube_requests import RecordedRequest
 from mqtt_kube.testing.fakekube_resources import Resource, StatusError
 from mqtt_kube.testing.fakekube_store import Store
 

@@ -14,7 +14,8 @@ import logging
 from typing import Any, Final
 
 from mqtt_kube.testing.fakekube_resources import Resource, StatusError
-from mqtt_kube.testing.fakekube_store import Store, now_rfc3339
+from mqtt_kube.testing.fakekube_store import Store
+from mqtt_kube.testing.fakekube_watchers import now_rfc3339
 
 logger = logging.getLogger(__name__)
 

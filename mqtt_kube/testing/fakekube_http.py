@@ -10,74 +10,39 @@ can be counted and cut.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
 from aiohttp import web
 
-from mqtt_kube.testing.fakekube_ops import FieldSelector, LabelSelector, json_patch, merge_patch
+from mqtt_kube.testing.fakekube_admission import check_replicas
+from mqtt_kube.testing.fakekube_discovery import discovery, resource_list
+from mqtt_kube.testing.fakekube_ops import FieldSelector, LabelSelector
+from mqtt_kube.testing.fakekube_requests import (
+    Fault,
+    RecordedRequest,
+    delete_options,
+    is_true,
+    json_response,
+    object_body,
+    parse_body,
+    patched,
+    scale_view,
+)
 from mqtt_kube.testing.fakekube_resources import (
     Resource,
     StatusError,
     deleted_status,
 )
-from mqtt_kube.testing.fakekube_store import (
-    ERROR,
-    Store,
-    UpdatePart,
-    Watcher,
-    check_replicas,
-    encode_event,
-    without_type,
-)
+from mqtt_kube.testing.fakekube_store import Store, UpdatePart
+from mqtt_kube.testing.fakekube_watchers import ERROR, Watcher, encode_event, without_type
 
 logger = logging.getLogger(__name__)
 
 JsonObject = dict[str, Any]
 
-MERGE_PATCH: Final = "application/merge-patch+json"
-STRATEGIC_PATCH: Final = "application/strategic-merge-patch+json"
-JSON_PATCH: Final = "application/json-patch+json"
 CUT_TIMEOUT: Final = 2.0  # seconds to wait for cut streams' handlers to return
-_PROPAGATION: Final = ("Foreground", "Background", "Orphan")
-_TRUE: Final = frozenset({"1", "t", "true"})
-_VERSION: Final = {
-    "major": "1",
-    "minor": "31",
-    "gitVersion": "v1.31.0-fakekube",
-    "gitCommit": "0000000000000000000000000000000000000000",
-    "gitTreeState": "clean",
-    "buildDate": "2024-08-13T00:00:00Z",
-    "goVersion": "go1.22.5",
-    "compiler": "gc",
-    "platform": "linux/amd64",
-}
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as the server received it."""
-
-    method: str
-    path: str  # without the query string
-    query: dict[str, str]
-    content_type: str | None
-    body: Any  # parsed JSON, or None (no body, or not JSON)
-
-
-@dataclass
-class _Fault:
-    remaining: int
-    status: int
-    method: str | None
-    path_contains: str | None
-
-    def matches(self, request: RecordedRequest) -> bool:
-        return (self.method is None or self.method == request.method) and (
-            self.path_contains is None or self.path_contains in request.path
-        )
 
 
 @dataclass(frozen=True)
@@ -96,55 +61,6 @@ class _Target:
     subresource: str | None
 
 
-def _is_true(value: str | None) -> bool:
-    return value is not None and value.lower() in _TRUE
-
-
-def _json(body: object, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(body, separators=(",", ":")).encode(),
-        content_type="application/json",
-    )
-
-
-def _parse_body(raw: bytes) -> tuple[bool, Any]:
-    """(parsed, value): whether the body is JSON, and its value (None without a body)."""
-    if not raw:
-        return False, None
-    try:
-        return True, json.loads(raw)
-    except ValueError:
-        return False, None
-
-
-def _object_body(parsed: bool, body: Any) -> JsonObject:
-    if not parsed or not isinstance(body, dict):
-        raise StatusError.bad_request("the request body must be a JSON object")
-    return body
-
-
-def _scale_view(obj: JsonObject) -> JsonObject:
-    """An object's autoscaling/v1 Scale, as GET .../scale answers."""
-    metadata = obj["metadata"]
-    spec = obj.get("spec") or {}
-    status: JsonObject = {"replicas": (obj.get("status") or {}).get("replicas", 0)}
-    match_labels = (spec.get("selector") or {}).get("matchLabels") or {}
-    if match_labels:
-        status["selector"] = ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))
-    return {
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": {
-            key: metadata[key]
-            for key in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-            if key in metadata
-        },
-        "spec": {"replicas": spec.get("replicas", 0)},
-        "status": status,
-    }
-
-
 class KubeHttp:
     """Serves a `Store` over HTTP as the real API server would, and records every request."""
 
@@ -155,7 +71,7 @@ class KubeHttp:
         self.requests: list[RecordedRequest] = []
         self.watch_requests = 0
         self.max_open_watches = 0
-        self._faults: list[_Fault] = []
+        self._faults: list[Fault] = []
         self._streams: dict[Watcher, _Stream] = {}
 
     @property
@@ -194,7 +110,7 @@ class KubeHttp:
             raise ValueError(
                 f"fail_next needs count >= 1 and an error status, not {count}, {status}"
             )
-        self._faults.append(_Fault(count, status, method, path_contains))
+        self._faults.append(Fault(count, status, method, path_contains))
 
     async def cut_watches(self) -> None:
         """Drop every open watch connection mid-stream, as a broken network would."""
@@ -212,7 +128,7 @@ class KubeHttp:
     # Request handling
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        parsed, body = _parse_body(await request.read())
+        parsed, body = parse_body(await request.read())
         content_type = request.headers.get("Content-Type")
         recorded = RecordedRequest(
             method=request.method,
@@ -229,10 +145,10 @@ class KubeHttp:
             self._inject_fault(recorded)
             return await self._route(request, recorded, parsed=parsed)
         except StatusError as exc:
-            return _json(exc.status(), exc.code)
+            return json_response(exc.status(), exc.code)
         except Exception as exc:
             logger.exception("fake API server failed on %s %s", request.method, request.path)
-            return _json(StatusError(500, f"fake API server error: {exc}").status(), 500)
+            return json_response(StatusError(500, f"fake API server error: {exc}").status(), 500)
 
     def _authorize(self, request: web.Request) -> None:
         expected = None if self.token is None else f"Bearer {self.token}"
@@ -255,7 +171,7 @@ class KubeHttp:
         if segments in (["version"], ["api"], ["apis"]) or (
             segments[:1] == ["apis"] and len(segments) == 2
         ):
-            return _json(self._discovery(segments, method, host=request.host))
+            return json_response(discovery(self.store, segments, method, host=request.host))
         if segments[:2] == ["api", "v1"]:
             api_version, rest = "v1", segments[2:]
         elif segments[:1] == ["apis"] and len(segments) >= 3:
@@ -265,7 +181,7 @@ class KubeHttp:
         if not rest:
             if method != "GET":
                 raise StatusError.method_not_allowed()
-            return _json(self._resource_list(api_version))
+            return json_response(resource_list(self.store, api_version))
         target = self._resolve(api_version, rest)
         if target.name is None:
             return await self._collection(request, recorded, target, parsed=parsed)
@@ -293,62 +209,6 @@ class KubeHttp:
             raise StatusError.no_route()
         return _Target(resource, namespace, name, subresource)
 
-    # Discovery
-
-    def _group_versions(self) -> dict[str, list[str]]:
-        groups: dict[str, list[str]] = {}
-        for resource in self.store.resources():
-            versions = groups.setdefault(resource.group, [])
-            if resource.version not in versions:
-                versions.append(resource.version)
-        return groups
-
-    def _discovery(self, segments: list[str], method: str, *, host: str) -> JsonObject:
-        if method != "GET":
-            raise StatusError.method_not_allowed()
-        if segments == ["version"]:
-            return dict(_VERSION)
-        if segments == ["api"]:
-            return {
-                "kind": "APIVersions",
-                "versions": ["v1"],
-                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": host}],
-            }
-        groups = [
-            {
-                "name": group,
-                "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in versions],
-                "preferredVersion": {
-                    "groupVersion": f"{group}/{versions[0]}",
-                    "version": versions[0],
-                },
-            }
-            for group, versions in self._group_versions().items()
-            if group
-        ]
-        if segments == ["apis"]:
-            return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
-        for group in groups:
-            if group["name"] == segments[1]:
-                return {"kind": "APIGroup", "apiVersion": "v1", **group}
-        raise StatusError.no_route()
-
-    def _resource_list(self, api_version: str) -> JsonObject:
-        resources = [
-            entry
-            for resource in self.store.resources()
-            if resource.api_version == api_version
-            for entry in resource.discovery()
-        ]
-        if not resources:
-            raise StatusError.no_route()
-        return {
-            "kind": "APIResourceList",
-            "apiVersion": "v1",
-            "groupVersion": api_version,
-            "resources": resources,
-        }
-
     # Collections
 
     async def _collection(
@@ -359,20 +219,20 @@ class KubeHttp:
         if recorded.method == "GET":
             labels = LabelSelector.parse(query.get("labelSelector", ""))
             fields = FieldSelector.parse(query.get("fieldSelector", ""))
-            if _is_true(query.get("watch")):
+            if is_true(query.get("watch")):
                 return await self._watch(request, target, labels=labels, fields=fields)
             items = self.store.items(resource, namespace, labels=labels, fields=fields)
-            return _json(self._list(resource, items))
+            return json_response(self._list(resource, items))
         if resource.namespaced and namespace is None:
             raise StatusError.method_not_allowed()
         if recorded.method == "POST":
-            body = _object_body(parsed, recorded.body)
+            body = object_body(parsed, recorded.body)
             created = self.store.create(
                 resource, body, namespace=namespace, keep_status=not resource.status
             )
-            return _json(created, 201)
+            return json_response(created, 201)
         if recorded.method == "DELETE":
-            self._delete_options(recorded)
+            delete_options(recorded)
             labels = LabelSelector.parse(query.get("labelSelector", ""))
             fields = FieldSelector.parse(query.get("fieldSelector", ""))
             doomed = self.store.items(resource, namespace, labels=labels, fields=fields)
@@ -382,7 +242,7 @@ class KubeHttp:
                 )
                 for obj in doomed
             ]
-            return _json(self._list(resource, deleted))
+            return json_response(self._list(resource, deleted))
         raise StatusError.method_not_allowed()
 
     def _list(self, resource: Resource, items: list[JsonObject]) -> JsonObject:
@@ -410,7 +270,7 @@ class KubeHttp:
             target.namespace,
             labels=labels,
             fields=fields,
-            bookmarks=_is_true(query.get("allowWatchBookmarks")),
+            bookmarks=is_true(query.get("allowWatchBookmarks")),
         )
         expired: StatusError | None = None
         try:
@@ -474,22 +334,22 @@ class KubeHttp:
         if current is None:
             raise StatusError.not_found(resource, name)
         if method == "GET":
-            return _json(current)
+            return json_response(current)
         if method == "DELETE":
-            preconditions = self._delete_options(recorded).get("preconditions")
+            preconditions = delete_options(recorded).get("preconditions")
             deleted = self.store.delete(
                 resource,
                 namespace,
                 name,
                 preconditions=preconditions if isinstance(preconditions, dict) else None,
             )
-            return _json(deleted_status(resource, deleted))
+            return json_response(deleted_status(resource, deleted))
         if method == "PUT":
-            body = _object_body(parsed, recorded.body)
+            body = object_body(parsed, recorded.body)
         else:
-            body = self._patched(recorded, current, parsed=parsed, custom=resource.custom)
+            body = patched(recorded, current, parsed=parsed, custom=resource.custom)
         updated = self.store.update(resource, namespace, name, body, part=part, check_version=True)
-        return _json(updated)
+        return json_response(updated)
 
     def _scale(
         self, recorded: RecordedRequest, target: _Target, *, parsed: bool
@@ -500,13 +360,13 @@ class KubeHttp:
         current = self.store.get(resource, namespace, name)
         if current is None:
             raise StatusError.not_found(resource, name)
-        view = _scale_view(current)
+        view = scale_view(current)
         if recorded.method == "GET":
-            return _json(view)
+            return json_response(view)
         if recorded.method == "PUT":
-            scale = _object_body(parsed, recorded.body)
+            scale = object_body(parsed, recorded.body)
         else:
-            scale = self._patched(recorded, view, parsed=parsed, custom=False)
+            scale = patched(recorded, view, parsed=parsed, custom=False)
         replicas = (scale.get("spec") or {}).get("replicas", 0)
         check_replicas(replicas, kind="Scale", name=name, group="autoscaling")
         metadata = dict(current["metadata"])
@@ -521,42 +381,4 @@ class KubeHttp:
         updated = self.store.update(
             resource, namespace, name, body, part="main", check_version=True
         )
-        return _json(_scale_view(updated))
-
-    @staticmethod
-    def _patched(
-        recorded: RecordedRequest, target: JsonObject, *, parsed: bool, custom: bool
-    ) -> JsonObject:
-        """`target` with the request's patch applied, by its Content-Type."""
-        content_type = recorded.content_type or ""
-        if content_type not in (MERGE_PATCH, STRATEGIC_PATCH, JSON_PATCH) or (
-            custom and content_type == STRATEGIC_PATCH
-        ):
-            raise StatusError.unsupported_media_type(content_type)
-        if not parsed:
-            raise StatusError.bad_request(
-                f"error decoding patch: the {content_type} body is not JSON"
-            )
-        if content_type == JSON_PATCH:
-            return json_patch(target, recorded.body)
-        if not isinstance(recorded.body, dict):
-            raise StatusError.bad_request(f"a {content_type} body must be a JSON object")
-        patched = merge_patch(target, recorded.body)
-        assert isinstance(patched, dict)  # a dict patched with a dict stays a dict
-        return patched
-
-    @staticmethod
-    def _delete_options(recorded: RecordedRequest) -> JsonObject:
-        """DeleteOptions from the body; propagationPolicy (body or query) must be known."""
-        options = recorded.body if isinstance(recorded.body, dict) else {}
-        policy = recorded.query.get("propagationPolicy") or options.get("propagationPolicy")
-        if policy is not None and policy not in _PROPAGATION:
-            raise StatusError.invalid(
-                kind="DeleteOptions",
-                name="",
-                group="meta.k8s.io",
-                field="propagationPolicy",
-                problem=f'Unsupported value: "{policy}": supported values: '
-                + ", ".join(f'"{p}"' for p in _PROPAGATION),
-            )
-        return options
+        return json_response(scale_view(updated))

@@ -9,132 +9,38 @@ it changes, so lists and watch events can share them without copying.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import re
 import secrets
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
+from mqtt_kube.testing.fakekube_admission import (
+    NAME,
+    default_and_validate,
+    settled_namespace,
+    type_meta_checked,
+)
 from mqtt_kube.testing.fakekube_ops import FieldSelector, LabelSelector
 from mqtt_kube.testing.fakekube_resources import Resource, StatusError, builtin_resources
+from mqtt_kube.testing.fakekube_watchers import (
+    ADDED,
+    BOOKMARK,
+    DELETED,
+    MODIFIED,
+    Event,
+    Watcher,
+    encode_event,
+    now_rfc3339,
+)
 
 JsonObject = dict[str, Any]
 ResourceKey = tuple[str, str]  # (apiVersion, plural)
 UpdatePart = Literal["all", "main", "status"]
 WriteListener = Callable[[Resource, str, str], None]  # (resource, namespace, name)
 
-ADDED: Final = "ADDED"
-MODIFIED: Final = "MODIFIED"
-DELETED: Final = "DELETED"
-BOOKMARK: Final = "BOOKMARK"
-ERROR: Final = "ERROR"
 
-_NAME: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_NAMESPACE: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _GENERATED_CHARS: Final = "bcdfghjklmnpqrstvwxz2456789"  # what the real API server draws from
-_REPLICATED: Final = frozenset({"Deployment", "StatefulSet", "ReplicaSet"})
-# The real API server always sends these DaemonSet status counts, even at zero.
-_DAEMONSET_REQUIRED: Final = (
-    "currentNumberScheduled",
-    "desiredNumberScheduled",
-    "numberMisscheduled",
-    "numberReady",
-)
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def encode_event(event_type: str, obj: JsonObject) -> bytes:
-    """One watch event as the single line the stream carries."""
-    return json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"
-
-
-def without_type(obj: JsonObject) -> JsonObject:
-    """A list item: the real API server leaves kind and apiVersion out of each item."""
-    return {key: value for key, value in obj.items() if key not in ("kind", "apiVersion")}
-
-
-def _with_version(obj: JsonObject, resource_version: int) -> JsonObject:
-    result = dict(obj)
-    result["metadata"] = {**obj["metadata"], "resourceVersion": str(resource_version)}
-    return result
-
-
-@dataclass(slots=True)
-class Event:
-    """One write, as kept in the history and offered to watchers."""
-
-    resource_version: int
-    resource: Resource
-    type: str
-    namespace: str
-    obj: JsonObject  # the new state; for DELETED the last state with the new resourceVersion
-    prev: JsonObject | None
-    _lines: dict[str, bytes] = field(default_factory=dict)
-
-    def line(self, event_type: str) -> bytes:
-        """The encoded event as a watcher with selectors sees it (encoded once per type)."""
-        cached = self._lines.get(event_type)
-        if cached is None:
-            obj = self.obj
-            if event_type == DELETED and self.type == MODIFIED and self.prev is not None:
-                obj = _with_version(self.prev, self.resource_version)  # left the selection
-            cached = self._lines[event_type] = encode_event(event_type, obj)
-        return cached
-
-
-class Watcher:
-    """One open watch stream: what it selects, and the queue of lines to send."""
-
-    def __init__(
-        self,
-        resource: Resource,
-        namespace: str | None,
-        *,
-        labels: LabelSelector,
-        fields: FieldSelector,
-        bookmarks: bool,
-    ) -> None:
-        self.resource = resource
-        self.namespace = namespace  # None: every namespace (or a cluster-scoped resource)
-        self.labels = labels
-        self.fields = fields
-        self.bookmarks = bookmarks
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()  # None: cut the stream
-        self._filtered = bool(labels) or bool(fields)
-
-    def selects(self, obj: JsonObject) -> bool:
-        return self.labels.matches(obj) and self.fields.matches(obj)
-
-    def offer(self, event: Event) -> None:
-        """Queue the event as this watcher sees it, if it sees it at all."""
-        if self.namespace is not None and event.namespace != self.namespace:
-            return
-        if not self._filtered:
-            self.queue.put_nowait(event.line(event.type))
-            return
-        before = event.prev is not None and self.selects(event.prev)
-        if event.type == DELETED:
-            seen = DELETED if before else None
-        elif self.selects(event.obj):
-            seen = MODIFIED if before else ADDED
-        else:
-            seen = DELETED if before else None
-        if seen is not None:
-            self.queue.put_nowait(event.line(seen))
-
-    def cut(self) -> None:
-        """Drop what is queued and wake the stream so that it ends at once."""
-        while not self.queue.empty():
-            self.queue.get_nowait()
-        self.queue.put_nowait(None)
 
 
 class Store:
@@ -218,8 +124,8 @@ class Store:
     ) -> JsonObject:
         """Admit a new object; `namespace` is the request's (None: the body's, or default)."""
         obj = dict(body)
-        metadata = self._metadata(resource, obj)
-        namespace = self._namespace(resource, metadata, namespace)
+        metadata = type_meta_checked(resource, obj)
+        namespace = settled_namespace(resource, metadata, namespace)
         name = str(metadata.get("name") or "")
         if not name:
             prefix = metadata.get("generateName")
@@ -232,7 +138,7 @@ class Store:
                     problem="Required value: name or generateName is required",
                 )
             name = self._generate_name(resource, namespace, prefix)
-        if len(name) > 253 or not _NAME.match(name):
+        if len(name) > 253 or not NAME.match(name):
             raise StatusError.invalid(
                 kind=resource.kind,
                 name=name,
@@ -253,7 +159,7 @@ class Store:
         obj["metadata"] = metadata
         if not keep_status:
             obj.pop("status", None)
-        self._default_and_validate(resource, obj)
+        default_and_validate(resource, obj)
         return self._write(resource, ADDED, obj, None)
 
     def update(
@@ -275,7 +181,7 @@ class Store:
         if old is None:
             raise StatusError.not_found(resource, name)
         obj = dict(body)
-        metadata = self._metadata(resource, obj)
+        metadata = type_meta_checked(resource, obj)
         for key, current in (("name", name), ("namespace", old["metadata"].get("namespace"))):
             given = metadata.get(key)
             if given is not None and given != current:
@@ -308,7 +214,7 @@ class Store:
         spec_changed = obj.get("spec") != old.get("spec")
         metadata["generation"] = old_metadata.get("generation", 1) + (1 if spec_changed else 0)
         obj["metadata"] = metadata
-        self._default_and_validate(resource, obj)
+        default_and_validate(resource, obj)
         if obj == old:
             return old
         return self._write(resource, MODIFIED, obj, old)
@@ -409,93 +315,8 @@ class Store:
                     }
                     watcher.queue.put_nowait(encode_event(BOOKMARK, bookmark))
 
-    # Admission
-
-    def _metadata(self, resource: Resource, obj: JsonObject) -> JsonObject:
-        """Check kind and apiVersion against the resource; a copy of the metadata to edit."""
-        for key, expected in (("apiVersion", resource.api_version), ("kind", resource.kind)):
-            given = obj.get(key)
-            if given is not None and given != expected:
-                raise StatusError.invalid(
-                    kind=resource.kind,
-                    name=str((obj.get("metadata") or {}).get("name", "")),
-                    group=resource.group,
-                    field=key,
-                    problem=f'Invalid value: "{given}": must be {expected} for this URL',
-                )
-            obj[key] = expected
-        metadata = obj.get("metadata") or {}
-        if not isinstance(metadata, dict):
-            raise StatusError.invalid(
-                kind=resource.kind,
-                name="",
-                group=resource.group,
-                field="metadata",
-                problem="Invalid value: must be an object",
-            )
-        return dict(metadata)
-
-    def _namespace(self, resource: Resource, metadata: JsonObject, url: str | None) -> str:
-        if not resource.namespaced:
-            metadata.pop("namespace", None)
-            return ""
-        given = metadata.get("namespace")
-        if url is not None and given and given != url:
-            raise StatusError.invalid(
-                kind=resource.kind,
-                name=str(metadata.get("name", "")),
-                group=resource.group,
-                field="metadata.namespace",
-                problem=f'Invalid value: "{given}": does not match the namespace of the '
-                f'request ("{url}")',
-            )
-        namespace = str(url or given or "default")
-        if len(namespace) > 63 or not _NAMESPACE.match(namespace):
-            raise StatusError.invalid(
-                kind=resource.kind,
-                name=str(metadata.get("name", "")),
-                group=resource.group,
-                field="metadata.namespace",
-                problem=f'Invalid value: "{namespace}": not a lowercase RFC 1123 label',
-            )
-        return namespace
-
     def _generate_name(self, resource: Resource, namespace: str, prefix: str) -> str:
         while True:
             name = prefix + "".join(secrets.choice(_GENERATED_CHARS) for _ in range(5))
             if self.get(resource, namespace, name) is None:
                 return name
-
-    def _default_and_validate(self, resource: Resource, obj: JsonObject) -> None:
-        """What the real API server defaults and checks for the kinds the product scales."""
-        if resource.custom:
-            return
-        if resource.kind in _REPLICATED:
-            spec = obj.get("spec")
-            spec = dict(spec) if isinstance(spec, dict) else {}
-            spec.setdefault("replicas", 1)
-            obj["spec"] = spec
-            check_replicas(
-                spec["replicas"],
-                kind=resource.kind,
-                name=obj["metadata"]["name"],
-                group=resource.group,
-            )
-        elif resource.kind == "DaemonSet":
-            status = dict(obj.get("status") or {})
-            for key in _DAEMONSET_REQUIRED:
-                status.setdefault(key, 0)
-            obj["status"] = status
-
-
-def check_replicas(value: object, *, kind: str, name: str, group: str) -> None:
-    """422 unless `spec.replicas` is an integer of at least 0."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        problem = f"Invalid value: {json.dumps(value)}: must be an integer"
-    elif value < 0:
-        problem = f"Invalid value: {value}: must be greater than or equal to 0"
-    else:
-        return
-    raise StatusError.invalid(
-        kind=kind, name=name, group=group, field="spec.replicas", problem=problem
-    )

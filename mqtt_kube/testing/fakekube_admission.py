@@ -1,0 +1,113 @@
+"""Admission in the fake Kubernetes API server: what it checks and defaults on every write.
+
+The real API server refuses a wrong kind or apiVersion for the URL, a namespace that
+contradicts the URL or is no RFC 1123 label, and negative or non-integer replicas; it
+defaults `spec.replicas` and always reports a DaemonSet's four status counts. So does this.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Final
+
+from mqtt_kube.testing.fakekube_resources import Resource, StatusError
+
+JsonObject = dict[str, Any]
+
+NAME: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_NAMESPACE: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_REPLICATED: Final = frozenset({"Deployment", "StatefulSet", "ReplicaSet"})
+# The real API server always sends these DaemonSet status counts, even at zero.
+_DAEMONSET_REQUIRED: Final = (
+    "currentNumberScheduled",
+    "desiredNumberScheduled",
+    "numberMisscheduled",
+    "numberReady",
+)
+
+
+def type_meta_checked(resource: Resource, obj: JsonObject) -> JsonObject:
+    """Check kind and apiVersion against the resource; a copy of the metadata to edit."""
+    for key, expected in (("apiVersion", resource.api_version), ("kind", resource.kind)):
+        given = obj.get(key)
+        if given is not None and given != expected:
+            raise StatusError.invalid(
+                kind=resource.kind,
+                name=str((obj.get("metadata") or {}).get("name", "")),
+                group=resource.group,
+                field=key,
+                problem=f'Invalid value: "{given}": must be {expected} for this URL',
+            )
+        obj[key] = expected
+    metadata = obj.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise StatusError.invalid(
+            kind=resource.kind,
+            name="",
+            group=resource.group,
+            field="metadata",
+            problem="Invalid value: must be an object",
+        )
+    return dict(metadata)
+
+
+def settled_namespace(resource: Resource, metadata: JsonObject, url: str | None) -> str:
+    if not resource.namespaced:
+        metadata.pop("namespace", None)
+        return ""
+    given = metadata.get("namespace")
+    if url is not None and given and given != url:
+        raise StatusError.invalid(
+            kind=resource.kind,
+            name=str(metadata.get("name", "")),
+            group=resource.group,
+            field="metadata.namespace",
+            problem=f'Invalid value: "{given}": does not match the namespace of the '
+            f'request ("{url}")',
+        )
+    namespace = str(url or given or "default")
+    if len(namespace) > 63 or not _NAMESPACE.match(namespace):
+        raise StatusError.invalid(
+            kind=resource.kind,
+            name=str(metadata.get("name", "")),
+            group=resource.group,
+            field="metadata.namespace",
+            problem=f'Invalid value: "{namespace}": not a lowercase RFC 1123 label',
+        )
+    return namespace
+
+
+def default_and_validate(resource: Resource, obj: JsonObject) -> None:
+    """What the real API server defaults and checks for the kinds the product scales."""
+    if resource.custom:
+        return
+    if resource.kind in _REPLICATED:
+        spec = obj.get("spec")
+        spec = dict(spec) if isinstance(spec, dict) else {}
+        spec.setdefault("replicas", 1)
+        obj["spec"] = spec
+        check_replicas(
+            spec["replicas"],
+            kind=resource.kind,
+            name=obj["metadata"]["name"],
+            group=resource.group,
+        )
+    elif resource.kind == "DaemonSet":
+        status = dict(obj.get("status") or {})
+        for key in _DAEMONSET_REQUIRED:
+            status.setdefault(key, 0)
+        obj["status"] = status
+
+
+def check_replicas(value: object, *, kind: str, name: str, group: str) -> None:
+    """422 unless `spec.replicas` is an integer of at least 0."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        problem = f"Invalid value: {json.dumps(value)}: must be an integer"
+    elif value < 0:
+        problem = f"Invalid value: {value}: must be greater than or equal to 0"
+    else:
+        return
+    raise StatusError.invalid(
+        kind=kind, name=name, group=group, field="spec.replicas", problem=problem
+    )
