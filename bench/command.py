@@ -181,7 +181,7 @@ async def run(folder: Path) -> Section:
             per_command,
             "",
             1.0,
-            "exactly one (SPEC §2)",
+            "exactly one (docs/architecture.md)",
             target="= 1",
             met=requests_bridged == len(bridged) == patches,
         )

@@ -1,4 +1,4 @@
-"""Start-up and idle cost with the original service's example config (config-basic.yaml).
+"""Start-up and idle cost with the project's example config (config-basic.yaml).
 
 Start-up is timed from spawning `python -m mqtt_kube config-basic.yaml` to /api/ready
 answering 200; the baseline is spawning `python -c "import mqtt_kube.bridge.service"` to the end
@@ -16,6 +16,7 @@ costs.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from pathlib import Path
 from typing import Final
@@ -36,12 +37,13 @@ from bench.common import (
 )
 from mqtt_kube.testing.mosquitto import Mosquitto, free_port
 
-SEED: Final = Path(__file__).resolve().parents[2] / "shared" / "seed"
+REPO: Final = Path(__file__).resolve().parents[1]
+EXAMPLE: Final = REPO / "config-basic.yaml"
 STARTS: Final = 5
 IDLE_SECONDS: Final = 10.0
 SETTLE_SECONDS: Final = 2.0
 READY_SECONDS: Final = 30.0
-NAMESPACE: Final = "mqtt-kube-demo"
+NAMESPACE: Final = "media"  # of the example's Deployment
 IMPORT_ONLY: Final = "import mqtt_kube.bridge.service; print('{}', flush=True)"
 IDLE_CLIENT: Final = (
     "import asyncio, sys, aiomqtt\n"
@@ -54,19 +56,18 @@ IDLE_CLIENT: Final = (
 )
 
 
-def seed_config(folder: Path, *, broker: Mosquitto, fake: RemoteFake, http_port: int) -> Path:
+def example_config(folder: Path, *, broker: Mosquitto, fake: RemoteFake, http_port: int) -> Path:
     """config-basic.yaml unchanged but for where the broker, HTTP and the API are."""
-    text = (SEED / "config-basic.yaml").read_text()
+    text = EXAMPLE.read_text()
     for old, new in (
-        ("host: broker.emqx.io", f"host: {broker.host}"),
-        ("port: 1883", f"port: {broker.port}"),
-        ("host: 0.0.0.0\n  port: 8080", f"host: 127.0.0.1\n  port: {http_port}"),
+        ("host: 127.0.0.1\n  port: 1883", f"host: {broker.host}\n  port: {broker.port}"),
+        ("bind: 0.0.0.0\n  port: 8080", f"bind: 127.0.0.1\n  port: {http_port}"),
     ):
         if old not in text:
-            raise ValueError(f"{SEED / 'config-basic.yaml'} no longer holds {old!r}")
+            raise ValueError(f"{EXAMPLE} no longer holds {old!r}")
         text = text.replace(old, new)
     text += f"\nkubernetes:\n  kubeconfig: {fake.kubeconfig}\n"
-    (folder / "job-example.yaml").write_text((SEED / "job-example.yaml").read_text())
+    shutil.copy(REPO / "backup-job.yaml", folder / "backup-job.yaml")
     path = folder / "config-basic.yaml"
     path.write_text(text)
     return path
@@ -131,7 +132,7 @@ async def run(folder: Path) -> Section:
         }
         async with fake_process(folder, objects=[jellyfin]) as fake:
             http_port = free_port()
-            config = seed_config(folder, broker=broker, fake=fake, http_port=http_port)
+            config = example_config(folder, broker=broker, fake=fake, http_port=http_port)
             for attempt in range(STARTS):
                 imports.append(await _import_seconds(folder))
                 readies.append(

@@ -5,8 +5,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.broker_fixtures import *  # noqa: F403
-from tests.kube_fixtures import *  # noqa: F403
+from tests.support.broker_fixtures import *  # noqa: F403
+from tests.support.kube_fixtures import *  # noqa: F403
 
 
 @pytest.fixture

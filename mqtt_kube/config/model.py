@@ -165,7 +165,7 @@ class Config:
 
 
 def watch_groups(config: Config) -> dict[WatchKey, list[BindingSpec]]:
-    """The shared list+watches the bindings need, each with the bindings it serves (SPEC §4).
+    """The shared list+watches the bindings need, each with the bindings it serves.
 
     Bindings of one kind share a watch per namespace, or one across all namespaces: always
     with `watch-scope: cluster`, and with `auto` when the kind's bindings span two

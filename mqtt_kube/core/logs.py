@@ -1,8 +1,8 @@
 """Logging set-up for the command line: one line per event, as text or as JSON.
 
-Text lines read `LEVEL logger.name: message` (SPEC §4); JSON lines carry the same fields
-for log collectors that parse them. Only the root logger's handler is ours; libraries keep
-logging through the standard `logging` module.
+Text lines read `LEVEL logger.name: message` (docs/operations.md); JSON lines carry the
+same fields for log collectors that parse them. Only the root logger's handler is ours;
+libraries keep logging through the standard `logging` module.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Home Assistant discovery at run time: announce, keep announced, clean up (SPEC §6).
+"""Home Assistant discovery at run time: announce, keep announced, clean up.
 
 `mqtt_kube.homeassistant.plan` says what to announce; this module makes the broker hold exactly
 that. After every (re)connect it looks at what the broker retains under this instance's

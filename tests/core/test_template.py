@@ -1,0 +1,507 @@
+"""Launch templates: rendering, the object's shape, and hostile payloads.
+
+Covered: the Job templates of the original-forms config (tests/compat), the context (`binding`,
+`action` with attribute and item access, `uid`, `match` with json and regex groups,
+comparisons on payload values), namespace and labels, the required fields, load errors with
+path and line, rendering errors, and a table of hostile payloads: each one must land inside
+a scalar (the exact resulting object is asserted) or be refused with a TemplateError.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mqtt_kube.core.errors import TemplateError
+from mqtt_kube.core.template import LaunchTemplate
+from tests.support.paths import ORIGINAL_JOB, ORIGINAL_SYNC_JOB
+
+OURS = {"app.kubernetes.io/managed-by": "mqtt-kube", "mqtt-kube/binding": "b0"}
+BINDING = {"namespace": "demo", "resource": "Job", "name": "example-wget", "topic-prefix": "t"}
+ACTION = {"topic": "example/cmd", "launch": "job.yaml"}
+
+
+def _template(tmp_path: Path, text: str, name: str = "job.yaml") -> LaunchTemplate:
+    path = tmp_path / name
+    path.write_text(text)
+    return LaunchTemplate.load(str(path))
+
+
+def _render(template: LaunchTemplate, match: dict[str, object], **kwargs: Any) -> dict[str, Any]:
+    options: dict[str, Any] = {"namespace": "demo", "labels": OURS, "uid": "0a1b2c3d"}
+    options.update(kwargs)
+    return template.render(binding=BINDING, action=ACTION, match=match, **options)
+
+
+def test_the_original_forms_job_template_renders_with_uid_binding_and_match() -> None:
+    template = LaunchTemplate.load(str(ORIGINAL_JOB))
+    assert template.path == str(ORIGINAL_JOB)
+    job = template.render(
+        binding={"namespace": "batch", "resource": "Job", "name": "nightly-backup"},
+        action={"topic": "backup/cmd", "launch": str(ORIGINAL_JOB)},
+        match={"input": '{"action": "RUN"}', "value": "RUN"},
+        namespace="batch",
+        labels=OURS,
+        uid="0a1b2c3d",
+    )
+    assert job == {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": "nightly-backup",
+            "namespace": "batch",
+            "annotations": {
+                "house.example/run": "run-0a1b2c3d",
+                "house.example/requested-with": '{"action": "RUN"}',
+            },
+            "labels": OURS,
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "ttlSecondsAfterFinished": 600,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [
+                        {
+                            "name": "nightly-backup",
+                            "image": "busybox",
+                            "command": ["sh", "-c", "echo backing up batch"],
+                            "resources": {"limits": {"memory": "16Mi", "cpu": "20m"}},
+                        }
+                    ],
+                }
+            },
+        },
+    }
+
+
+def test_the_original_forms_sync_template_takes_a_regex_group_and_the_action() -> None:
+    template = LaunchTemplate.load(str(ORIGINAL_SYNC_JOB))
+    action = {"topic": "sonarr/sync", "launch": str(ORIGINAL_SYNC_JOB)}
+    job = template.render(
+        binding={"namespace": "media", "resource": "Deployment", "name": "sonarr"},
+        action=action,
+        match={"input": "sync films", "value": "sync films", "library": "films"},
+        namespace="media",
+        labels=OURS,
+        uid="0a1b2c3d",
+    )
+    assert job["metadata"] == {
+        "generateName": "sonarr-sync-",
+        "namespace": "media",
+        "labels": {"house.example/library": "films", **OURS},
+    }
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["sync", "--library", "films", "--action", "sonarr/sync"]
+
+
+CONTEXT_TEMPLATE = """\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: ${binding.name}-${uid}
+  labels:
+    tier: batch
+    app.kubernetes.io/managed-by: someone-else
+  annotations:
+    prefix: ${binding['topic-prefix']}
+    topic: ${action.topic}
+    input: ${match.input}
+    value: ${match.value}
+    action: ${match.json.action}
+    count: ${match.json.count}
+    first: ${match.json['items'][0]}
+    nothing: ${match.json.nothing}
+    flag: ${match.json.flag}
+    whole: ${match.json}
+    group: ${match.who}
+% if match.json.action == "RUN":
+    chosen: run
+% endif
+% if match.json.action != "RUN":
+    chosen: other
+% endif
+    length: ${len(match.who)}
+"""
+
+
+def test_templates_see_binding_action_uid_and_the_match(tmp_path: Path) -> None:
+    template = _template(tmp_path, CONTEXT_TEMPLATE)
+    match = {
+        "input": '{"action": "RUN", "count": 2}',
+        "value": "RUN",
+        "json": {"action": "RUN", "count": 2, "items": ["a", "b"], "nothing": None, "flag": False},
+        "who": "alice",
+    }
+    job = _render(template, match)
+    assert job["metadata"] == {
+        "name": "example-wget-0a1b2c3d",
+        "namespace": "demo",
+        "labels": {"tier": "batch", **OURS},
+        "annotations": {
+            "prefix": "t",
+            "topic": "example/cmd",
+            "input": '{"action": "RUN", "count": 2}',
+            "value": "RUN",
+            "action": "RUN",
+            "count": 2,
+            "first": "a",
+            "nothing": None,
+            "flag": False,
+            "whole": '{"action":"RUN","count":2,"flag":false,"items":["a","b"],"nothing":null}',
+            "group": "alice",
+            "chosen": "run",
+            "length": 5,
+        },
+    }
+
+
+def test_uid_is_eight_fresh_lowercase_hex_characters_when_not_given(tmp_path: Path) -> None:
+    template = _template(tmp_path, "kind: Job\napiVersion: batch/v1\nmetadata: {name: j-${uid}}\n")
+    names = {
+        template.render(binding={}, action={}, match={}, namespace="ns", labels={})["metadata"][
+            "name"
+        ]
+        for _ in range(5)
+    }
+    assert len(names) == 5
+    assert all(re.fullmatch(r"j-[0-9a-f]{8}", name) for name in names)
+
+
+HOSTILE_TEMPLATE = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cm
+data:
+  plain: ${match.input}
+  double: "${match.input}"
+  single: '${match.input}'
+  inline: got ${match.input} here
+  block: |
+    ${match.input}
+  listed: [${match.input}]
+"""
+
+
+def _scalars(payload: str, plain: object) -> dict[str, object]:
+    return {
+        "plain": plain,
+        "double": payload,
+        "single": payload,
+        "inline": f"got {payload} here",
+        "block": f"{payload}\n",
+        "listed": [plain],
+    }
+
+
+@pytest.mark.parametrize(
+    ("payload", "plain"),
+    [
+        ("RUN", "RUN"),
+        ("x\nkind: Secret", "x\nkind: Secret"),
+        ("x\n  extra: key", "x\n  extra: key"),
+        ("a: b", "a: b"),
+        ("!!python/object/apply:os.system ['id']", "!!python/object/apply:os.system ['id']"),
+        ("!!binary aGVsbG8=", "!!binary aGVsbG8="),
+        ("---\nkind: Pod", "---\nkind: Pod"),
+        ("...\n---\nkind: Pod\n", "...\n---\nkind: Pod\n"),
+        ("it's \"quoted\" both 'ways'", "it's \"quoted\" both 'ways'"),
+        ('"', '"'),
+        ("'", "'"),
+        ("{a: 1}", "{a: 1}"),
+        ("[1, 2]", "[1, 2]"),
+        ("}]{[", "}]{["),
+        ("${binding.name} ${uid}", "${binding.name} ${uid}"),
+        ("<% import os %>", "<% import os %>"),
+        ("<%include file='/etc/passwd'/>", "<%include file='/etc/passwd'/>"),
+        ("% if True:", "% if True:"),
+        ("&anchor *alias", "&anchor *alias"),
+        ("# comment", "# comment"),
+        ("- item", "- item"),
+        ("|\n  block", "|\n  block"),
+        ("\ttab\r\n", "\ttab\r\n"),
+        ("ünïcødé 🚀", "ünïcødé 🚀"),
+        ("mqk" + "0" * 32 + "x0z", "mqk" + "0" * 32 + "x0z"),
+        ("3", 3),
+        ("-12", -12),
+        ("007", 7),
+        ("2.5", 2.5),
+        ("1e3", 1000.0),
+        ("true", True),
+        ("FALSE", False),
+        ("null", None),
+        ("~", None),
+        ("", None),
+        ("yes", "yes"),
+        ("off", "off"),
+        ("0x1F", "0x1F"),
+        ("1:30", "1:30"),
+        ("1_000", "1_000"),
+        ("2024-05-01", "2024-05-01"),
+        (".inf", ".inf"),
+        ("1e999", "1e999"),
+        ("A" * 100_000, "A" * 100_000),
+        ("x\n" * 10_000, "x\n" * 10_000),
+    ],
+)
+def test_a_hostile_payload_only_ever_becomes_a_scalar(
+    tmp_path: Path, payload: str, plain: object
+) -> None:
+    template = _template(tmp_path, HOSTILE_TEMPLATE)
+    rendered = _render(template, {"input": payload})
+    assert rendered == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cm", "namespace": "demo", "labels": OURS},
+        "data": _scalars(payload, plain),
+    }
+
+
+def test_payload_strings_deep_inside_json_stay_scalars(tmp_path: Path) -> None:
+    template = _template(
+        tmp_path,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n"
+        "data:\n  deep: ${match.json.a.b[1].c}\n  whole: ${match.json.a}\n",
+    )
+    hostile = "v\nkind: Secret\n---\n!!python/name:os.system"
+    rendered = _render(template, {"json": {"a": {"b": [0, {"c": hostile}], "k\nx: y": 1}}})
+    assert rendered["data"] == {
+        "deep": hostile,
+        "whole": '{"b":[0,{"c":"v\\nkind: Secret\\n---\\n!!python/name:os.system"}],"k\\nx: y":1}',
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "match", "problem"),
+    [
+        (
+            "apiVersion: v1\nkind: ${match.input}\nmetadata: {name: x}\n",
+            {"input": "Secret"},
+            "a payload may not set kind",
+        ),
+        (
+            "apiVersion: v1\nkind: Config${match.input}\nmetadata: {name: x}\n",
+            {"input": "Map"},
+            "a payload may not set kind",
+        ),
+        (
+            "apiVersion: ${match.input}\nkind: Pod\nmetadata: {name: x}\n",
+            {"input": "v1"},
+            "a payload may not set apiVersion",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: '${match.input}'}\n",
+            {"input": "demo"},
+            "a payload may not set metadata.namespace",
+        ),
+        (
+            "base: &m {name: x, namespace: '${match.input}'}\n"
+            "apiVersion: v1\nkind: Pod\nmetadata: *m\n",
+            {"input": "demo"},
+            "a payload may not set metadata.namespace",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\n"
+            "metadata:\n  <<: {namespace: '${match.input}'}\n  name: x\n",
+            {"input": "demo"},
+            "a payload may not set metadata.namespace",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n${match.input}: 1\n",
+            {"input": "spec"},
+            "a payload may not name keys",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  labels:\n"
+            "% for k, v in match.json.items():\n    ${k}: ${v}\n% endfor\n",
+            {"json": {"kind": "Secret"}},
+            "a payload may not name keys",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\ndata: {'x-${match.input}': 1}\n",
+            {"input": "a"},
+            "a payload may not name keys",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\ndata: !${match.input} 1\n",
+            {"input": "a"},
+            "a payload may not name a YAML tag",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: '${match.input.upper()}'}\n",
+            {"input": "a"},
+            "can only be inserted as it is",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: '${match.input[:3]}'}\n",
+            {"input": "abcdef"},
+            "can only be inserted as it is",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: '${'-'.join(match.input)}'}\n",
+            {"input": "abc"},
+            "rendering failed: TypeError",
+        ),
+    ],
+)
+def test_payloads_in_keys_tags_or_protected_fields_are_refused(
+    tmp_path: Path, text: str, match: dict[str, object], problem: str
+) -> None:
+    template = _template(tmp_path, text)
+    with pytest.raises(TemplateError, match=re.escape(problem)) as caught:
+        _render(template, match)
+    assert str(template.path) in str(caught.value)
+
+
+def test_an_explicit_tag_in_the_template_is_kept_for_a_payload(tmp_path: Path) -> None:
+    template = _template(
+        tmp_path,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n"
+        "data: {text: !!str '${match.input}', plain: !!str ${match.input},"
+        " n: !!int ${match.input}}\n",
+    )
+    assert _render(template, {"input": "3"})["data"] == {"text": "3", "plain": "3", "n": 3}
+    with pytest.raises(TemplateError, match="cannot be read"):
+        _render(template, {"input": "three"})
+
+
+@pytest.mark.parametrize(
+    ("namespace", "template_namespace", "result"),
+    [
+        ("demo", None, "demo"),
+        ("demo", "demo", "demo"),
+        (None, None, None),
+        (None, "elsewhere", "elsewhere"),
+    ],
+)
+def test_the_namespace_is_the_bindings(
+    tmp_path: Path, namespace: str | None, template_namespace: str | None, result: str | None
+) -> None:
+    own = f", namespace: {template_namespace}" if template_namespace else ""
+    template = _template(tmp_path, f"apiVersion: v1\nkind: Pod\nmetadata: {{name: x{own}}}\n")
+    metadata = _render(template, {}, namespace=namespace)["metadata"]
+    assert metadata.get("namespace") == result
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: other}\n",
+            "the template sets namespace 'other', but the binding is in 'demo'",
+        ),
+        ("apiVersion: v1\nmetadata: {name: x}\n", "the rendered object has no kind"),
+        ("kind: Pod\nmetadata: {name: x}\n", "the rendered object has no apiVersion"),
+        ("apiVersion: v1\nkind: ''\nmetadata: {name: x}\n", "has no kind"),
+        ("apiVersion: v1\nkind: Pod\n", "neither metadata.name nor generateName"),
+        ("apiVersion: v1\nkind: Pod\nmetadata: {name: ''}\n", "neither metadata.name"),
+        ("apiVersion: v1\nkind: Pod\nmetadata: [x]\n", "metadata must be a mapping"),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: x, labels: [a]}\n",
+            "labels must be a mapping",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n---\nkind: Secret\n",
+            "exactly one YAML document, not 2",
+        ),
+        ("", "exactly one YAML document, not 0"),
+        ("# nothing\n", "exactly one YAML document, not 0"),
+        ("- kind: Pod\n", "must render a YAML mapping"),
+        ("just text\n", "must render a YAML mapping"),
+        ("apiVersion: v1\nkind: Pod\nmetadata: {name: x\n", "not valid YAML"),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nx: !!python/name:os.system ''\n",
+            "not valid YAML",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nx: !!binary aGk=\n",
+            "not plain JSON data",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nx: ${nope}\n",
+            "NameError: 'nope' is not defined",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nx: ${match.json.missing}\n",
+            "AttributeError: no key 'missing' here (it has: present)",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n\nx: ${1 // 0}\n",
+            ":5: rendering failed: ZeroDivisionError",
+        ),
+    ],
+)
+def test_a_template_that_cannot_give_one_object_is_a_template_error(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    template = _template(tmp_path, text)
+    with pytest.raises(TemplateError, match=re.escape(problem)) as caught:
+        _render(template, {"input": "x", "json": {"present": 1}})
+    assert str(caught.value).startswith(template.path)
+
+
+def test_generate_name_is_enough(tmp_path: Path) -> None:
+    template = _template(tmp_path, "apiVersion: v1\nkind: Pod\nmetadata: {generateName: run-}\n")
+    assert _render(template, {})["metadata"]["generateName"] == "run-"
+
+
+def test_yaml_words_that_other_parsers_read_as_booleans_or_dates_stay_text(tmp_path: Path) -> None:
+    template = _template(
+        tmp_path,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n"
+        "data: {a: yes, b: off, c: 2024-05-01, d: true, e: ${True}, f: ${None}}\n",
+    )
+    assert _render(template, {})["data"] == {
+        "a": "yes",
+        "b": "off",
+        "c": "2024-05-01",
+        "d": True,
+        "e": True,
+        "f": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("kind: Job\nmetadata:\n  name: ${binding.name\n", ":3: "),
+        ("kind: Job\n% if x:\nmetadata: {}\n", ":2: "),
+        ("kind: Job\n% for x in:\n% endfor\n", ":2: "),
+        ("kind: Job\n<%include file='x.yaml'\n", ":2: "),
+    ],
+)
+def test_a_mako_syntax_error_names_the_file_and_line(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(text)
+    with pytest.raises(TemplateError) as caught:
+        LaunchTemplate.load(str(path))
+    assert str(caught.value).startswith(f"{path}{problem}")
+
+
+def test_a_missing_template_file_names_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "absent.yaml"
+    with pytest.raises(TemplateError, match=re.escape(f"{path}: cannot read the template")):
+        LaunchTemplate.load(str(path))
+
+
+def test_a_template_that_is_not_utf8_names_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"kind: Job \xe9\n")
+    with pytest.raises(TemplateError, match="is not UTF-8 text"):
+        LaunchTemplate.load(str(path))
+
+
+def test_templates_compare_by_path_and_content(tmp_path: Path) -> None:
+    first = _template(tmp_path, "kind: Job\n")
+    again = LaunchTemplate.load(first.path)
+    other = _template(tmp_path, "kind: Pod\n", name="other.yaml")
+    assert first == again
+    assert hash(first) == hash(again)
+    assert first != other
