@@ -15,7 +15,7 @@ from typing import Final
 
 import pytest
 
-ROOT: Final = Path(__file__).resolve().parents[1]
+ROOT: Final = Path(__file__).resolve().parents[2]
 README: Final = ROOT / "README.md"
 PAGES: Final = [README, *sorted((ROOT / "docs").glob("*.md"))]
 README_MAX_LINES: Final = 300
