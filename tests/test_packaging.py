@@ -194,7 +194,14 @@ def test_every_path_the_image_copies_exists_and_is_in_the_build_context() -> Non
         assert (ROOT / source).exists(), source
         assert not dockerignored(source), f".dockerignore leaves out {source}"
     assert not dockerignored("mqtt_kube/cli.py")
-    for kept_out in (".venv", ".git", "tests/test_rbac.py", "deploy/deployment.yaml"):
+    kept_out_paths = (
+        ".venv",
+        ".git",
+        "tests/test_rbac.py",
+        "deploy/deployment.yaml",
+        "mqtt_kube/testing/fakekube.py",
+    )
+    for kept_out in kept_out_paths:
         assert dockerignored(kept_out), f".dockerignore lets {kept_out} in"
 
 
