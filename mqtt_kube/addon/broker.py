@@ -1,5 +1,7 @@
 """The MQTT broker for the add-on: asked of the Supervisor, overridden by the user's options.
 
+A Supervisor without a broker to offer is an error only when nothing else names one: with
+a broker in the configuration file, the add-on goes on with it and says so as a warning.
 It deliberately does not use bashio: the Supervisor's API is one HTTP request.
 """
 
@@ -13,7 +15,7 @@ from typing import Any, Final
 import aiohttp
 
 from mqtt_kube.addon.options import AddonOptions
-from mqtt_kube.config.model import MqttSettings, TlsSettings
+from mqtt_kube.config.model import DEFAULT_MQTT_HOST, MqttSettings, TlsSettings
 
 logger = logging.getLogger(__name__)
 
@@ -31,14 +33,30 @@ class Broker:
     ssl: bool = False
 
 
-async def fetch_mqtt_service(*, base_url: str, token: str | None) -> Broker | None:
+def no_broker(problem: str, advice: str, *, fallback: str | None) -> None:
+    """Say that the Supervisor offers no broker: a warning when `fallback` names the broker
+    the add-on uses instead, else an error with `advice`."""
+    if fallback:
+        logger.warning("%s; using %s", problem, fallback)
+    else:
+        logger.error("%s; %s", problem, advice)
+
+
+async def fetch_mqtt_service(
+    *, base_url: str, token: str | None, fallback: str | None = None
+) -> Broker | None:
     """The MQTT service the Supervisor announces, or None (with one clear log line) when
-    there is no Supervisor to ask or it has no broker to offer."""
+    there is no Supervisor to ask or it has no broker to offer. `fallback` names the broker
+    the add-on uses then, if the configuration names one: the line is then a warning, since
+    the add-on goes on with that broker, not an error."""
     url = f"{base_url.rstrip('/')}/services/mqtt"
+    set_it = "set the broker in the add-on options"
     if not token:
-        logger.error(
+        no_broker(
             "Supervisor unreachable: SUPERVISOR_TOKEN is not set, so the MQTT service "
-            "cannot be asked for; set the broker in the add-on options"
+            "cannot be asked for",
+            set_it,
+            fallback=fallback,
         )
         return None
     try:
@@ -51,29 +69,31 @@ async def fetch_mqtt_service(*, base_url: str, token: str | None) -> Broker | No
             status = response.status
             body: Any = await response.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError) as exc:
-        logger.error(
-            "Supervisor unreachable at %s (%s); set the broker in the add-on options",
-            url,
-            str(exc) or type(exc).__name__,
-        )
+        reason = str(exc) or type(exc).__name__
+        no_broker(f"Supervisor unreachable at {url} ({reason})", set_it, fallback=fallback)
         return None
     except ValueError:
-        logger.error("Supervisor answered %s with something that is not JSON", url)
+        no_broker(
+            f"Supervisor answered {url} with something that is not JSON", set_it, fallback=fallback
+        )
         return None
     data = body.get("data") if isinstance(body, dict) else None
     if status != 200 or not isinstance(data, dict) or not data.get("host"):
-        message = body.get("message") if isinstance(body, dict) else None
-        logger.error(
-            "no MQTT service: the Supervisor answered %s (%s); install and start the "
-            "Mosquitto broker add-on, or set the broker in the add-on options",
-            status,
-            message or "no broker announced",
+        message = (body.get("message") if isinstance(body, dict) else None) or "no broker announced"
+        no_broker(
+            f"no MQTT service: the Supervisor answered {status} ({message})",
+            f"install and start the Mosquitto broker add-on, or {set_it}",
+            fallback=fallback,
         )
         return None
     try:
         port = int(data.get("port") or 1883)
     except (TypeError, ValueError):
-        logger.error("no MQTT service: the Supervisor gave port %r", data.get("port"))
+        no_broker(
+            f"no MQTT service: the Supervisor gave port {data.get('port')!r}",
+            set_it,
+            fallback=fallback,
+        )
         return None
     return Broker(
         host=str(data["host"]),
@@ -82,6 +102,14 @@ async def fetch_mqtt_service(*, base_url: str, token: str | None) -> Broker | No
         password=data.get("password") or None,
         ssl=bool(data.get("ssl")),
     )
+
+
+def file_broker(mqtt: MqttSettings) -> str | None:
+    """The broker the configuration file names, for the log; None when it names none (its
+    default host is the container's own loopback, where no broker runs)."""
+    if mqtt.host == DEFAULT_MQTT_HOST:
+        return None
+    return f"the broker of the configuration file, {mqtt.host}"
 
 
 def broker_settings(

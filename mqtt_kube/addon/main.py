@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Final
 
-from mqtt_kube.addon.broker import broker_settings, describe_tls, fetch_mqtt_service
+from mqtt_kube.addon.broker import broker_settings, describe_tls, fetch_mqtt_service, file_broker
 from mqtt_kube.addon.cluster import addon_file, kube_credentials
 from mqtt_kube.addon.options import AddonEnvironment, AddonError, read_options
 from mqtt_kube.bridge import service
@@ -101,12 +101,16 @@ async def prepare(env: AddonEnvironment) -> Config:
     cafile = None
     if options.mqtt_cafile:
         cafile = addon_file(env.config_dir, options.mqtt_cafile, option="mqtt_cafile")
+    config = load_config(config_path)
     broker = None
     source = "the add-on options"
     if not options.mqtt_host:
-        broker = await fetch_mqtt_service(base_url=env.supervisor_url, token=env.supervisor_token)
+        broker = await fetch_mqtt_service(
+            base_url=env.supervisor_url,
+            token=env.supervisor_token,
+            fallback=file_broker(config.mqtt),
+        )
         source = "the configuration file" if broker is None else "the Supervisor"
-    config = load_config(config_path)
     mqtt = broker_settings(config.mqtt, broker=broker, options=options, cafile=cafile)
     logger.info("broker from %s: %s:%s, %s", source, mqtt.host, mqtt.port, describe_tls(mqtt.tls))
     kubernetes = config.kubernetes

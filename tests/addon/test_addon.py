@@ -2,12 +2,13 @@
 
 Covers: the broker taken from the Supervisor's MQTT service (with its token), the user's
 broker options winning (whole or one by one), a Supervisor that is unreachable or has no
-MQTT service, TLS for a broker announced with `ssl` (verified against the `mqtt_cafile`
-option, end to end against a TLS mosquitto), the starter config written on the first
-start only and loadable, the kubeconfig looked up in the add-on's folder, a ServiceAccount
-token turned into a private kubeconfig (end to end against the fake API server behind
-TLS, requiring that bearer token), bad options named plainly, the environment overrides,
-and the exit statuses of the real entry point.
+MQTT service (a warning when the file names a broker, which is then used, else an error),
+TLS for a broker announced with `ssl` (verified against the `mqtt_cafile` option, end to
+end against a TLS mosquitto), the starter config written on the first start only and
+loadable, the kubeconfig looked up in the add-on's folder, a ServiceAccount token turned
+into a private kubeconfig (end to end against the fake API server behind TLS, requiring
+that bearer token), bad options named plainly, the environment overrides, and the exit
+statuses of the real entry point.
 """
 
 from __future__ import annotations
@@ -303,6 +304,69 @@ async def test_a_supervisor_without_mqtt_service_is_logged(
         config = await prepare(environment(tmp_path, config_dir, url=supervisor.url))
     assert "no MQTT service: the Supervisor answered 400 (Service not enabled)" in caplog.text
     assert config.mqtt.host == "127.0.0.1"
+
+
+def records_at_or_above(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [
+        f"{record.levelname} {record.getMessage()}"
+        for record in caplog.records
+        if record.levelno >= level and record.name.startswith("mqtt_kube.addon")
+    ]
+
+
+@pytest.mark.parametrize("failure", ["unreachable", "no token", "no service"])
+async def test_no_supervisor_broker_is_a_warning_when_the_file_names_a_broker(
+    tmp_path: Path,
+    config_dir: Path,
+    supervisor: FakeSupervisor,
+    caplog: pytest.LogCaptureFixture,
+    failure: str,
+) -> None:
+    (config_dir / "config.yaml").write_text(USER_CONFIG.replace("127.0.0.1", "broker.lan"))
+    url, token = supervisor.url, TOKEN
+    if failure == "unreachable":
+        url = f"http://127.0.0.1:{closed_port()}"
+    elif failure == "no token":
+        token = None
+    else:
+        supervisor.status = 400
+        supervisor.body = {"result": "error", "message": "Service not enabled"}
+    with caplog.at_level(logging.INFO, logger="mqtt_kube.addon"):
+        config = await prepare(environment(tmp_path, config_dir, url=url, token=token))
+    assert (config.mqtt.host, config.mqtt.port) == ("broker.lan", 1884)
+    (warning,) = records_at_or_above(caplog, logging.WARNING)
+    assert warning.startswith("WARNING ")
+    assert warning.endswith("; using the broker of the configuration file, broker.lan")
+    assert "broker from the configuration file: broker.lan:1884, no TLS" in caplog.text
+
+
+@pytest.mark.parametrize("failure", ["unreachable", "no token"])
+async def test_no_supervisor_broker_and_none_in_the_file_is_an_error(
+    tmp_path: Path,
+    config_dir: Path,
+    supervisor: FakeSupervisor,
+    caplog: pytest.LogCaptureFixture,
+    failure: str,
+) -> None:
+    (config_dir / "config.yaml").write_text(USER_CONFIG.replace("  host: 127.0.0.1\n", ""))
+    url = f"http://127.0.0.1:{closed_port()}" if failure == "unreachable" else supervisor.url
+    token = None if failure == "no token" else TOKEN
+    with caplog.at_level(logging.INFO, logger="mqtt_kube.addon"):
+        await prepare(environment(tmp_path, config_dir, url=url, token=token))
+    (error,) = records_at_or_above(caplog, logging.WARNING)
+    assert error.startswith("ERROR Supervisor unreachable")
+    assert error.endswith("; set the broker in the add-on options")
+
+
+async def test_a_broker_in_the_options_leaves_nothing_to_warn_about_the_supervisor(
+    tmp_path: Path, config_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    env = environment(tmp_path, config_dir, url=url, mqtt_host="broker.lan", mqtt_port=1885)
+    with caplog.at_level(logging.INFO, logger="mqtt_kube.addon"):
+        await prepare(env)
+    assert records_at_or_above(caplog, logging.WARNING) == []
+    assert "broker from the add-on options: broker.lan:1885, no TLS" in caplog.text
 
 
 async def test_the_first_start_writes_a_starter_config_that_loads(

@@ -129,8 +129,9 @@ def test_the_images_build_wheels_in_one_stage_and_install_only_wheels_in_the_nex
     assert stage_args(dockerfile, "build", "RUN") == [
         "pip wheel --no-cache-dir --wheel-dir /wheels ."
     ]
-    (install,) = stage_args(dockerfile, "runtime", "RUN")
-    assert "--no-index --find-links /wheels mqtt-kube" in install
+    guard, install = stage_args(dockerfile, "runtime", "RUN")
+    assert guard.startswith(': "${VERSION:?')  # no build without the version
+    assert '--no-index --find-links /wheels "mqtt-kube==${VERSION}"' in install
     assert "from=build,source=/wheels" in install
     assert stage_args(dockerfile, "runtime", "USER") == []
 
@@ -152,7 +153,7 @@ def test_the_images_carry_oci_labels_with_the_version_from_a_build_arg() -> None
     for key in ("title", "description", "source", "licenses"):
         assert f"org.opencontainers.image.{key}=" in labels
     assert 'org.opencontainers.image.version="${VERSION}"' in labels
-    assert stage_args(dockerfile, "runtime", "ARG") == ["VERSION=0.0.0"]
+    assert stage_args(dockerfile, "runtime", "ARG") == ["VERSION"]
 
 
 def test_the_image_has_no_architecture_specific_step() -> None:
@@ -193,7 +194,14 @@ def test_every_path_the_image_copies_exists_and_is_in_the_build_context() -> Non
         assert (ROOT / source).exists(), source
         assert not dockerignored(source), f".dockerignore leaves out {source}"
     assert not dockerignored("mqtt_kube/cli.py")
-    for kept_out in (".venv", ".git", "tests/test_rbac.py", "deploy/deployment.yaml"):
+    kept_out_paths = (
+        ".venv",
+        ".git",
+        "tests/test_rbac.py",
+        "deploy/deployment.yaml",
+        "mqtt_kube/testing/fakekube.py",
+    )
+    for kept_out in kept_out_paths:
         assert dockerignored(kept_out), f".dockerignore lets {kept_out} in"
 
 
@@ -298,7 +306,9 @@ def test_the_addon_is_pulled_as_the_dockerfiles_addon_target() -> None:
     for label in ('io.hass.type="addon"', 'io.hass.version="${VERSION}"'):
         assert label in labels
     assert 'io.hass.arch="${BUILD_ARCH}"' in labels
-    assert stage_args(dockerfile, "addon", "ARG") == ["VERSION=0.0.0", "BUILD_ARCH"]
+    assert stage_args(dockerfile, "addon", "ARG") == ["VERSION", "BUILD_ARCH"]
+    (guard,) = stage_args(dockerfile, "addon", "RUN")
+    assert guard.startswith(': "${BUILD_ARCH:?')  # no image labelled with an empty arch
     assert stage_args(dockerfile, "addon", "USER") == []  # root, as the Supervisor's folders
     assert json.loads(stage_args(dockerfile, "addon", "CMD")[0]) == [
         "python3",
