@@ -9,9 +9,13 @@ discovery was turned off, an entity whose component changed. Configs of other pr
 are left alone: only topics under this node id whose payload carries this instance's
 unique_id prefix are ever cleared.
 
-When Home Assistant says `online` on its birth topic it has just (re)started: every config
-is published again, then, once its entities have had a moment to subscribe, every current
-state (the state board's job).
+Home Assistant subscribes to an entity's state topic only once it has read the entity's
+config, so a state published before the configs (the state board publishes every state
+after each connect) never reaches a new or changed entity unless it is retained. So
+whenever configs have just gone out — some were missing or different on the broker, or
+Home Assistant says `online` on its birth topic (it has just (re)started and every config
+is published again) — every current state follows once its entities have had a moment to
+subscribe (the state board's job).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from mqtt_kube.homeassistant.plan import DiscoveryPlan, build_plan
 logger = logging.getLogger(__name__)
 
 SCAN_SECONDS: Final = 2.0  # longest wait for the broker's retained configs
-STATE_DELAY_SECONDS: Final = 3.0  # after a birth: configs, this pause, then states
+STATE_DELAY_SECONDS: Final = 3.0  # configs, this pause for Home Assistant to subscribe, states
 BIRTH_ONLINE: Final = b"online"
 _MARKER: Final = "online"  # republished on the availability topic: the end of the scan
 
@@ -84,6 +88,7 @@ class HomeAssistantDiscovery:
         self._born = False
         self._wake = asyncio.Event()
         self.scans = 0  # completed reconciliations, for tests and /metrics
+        self.state_rounds = 0  # times every state followed the configs, for tests
         mqtt.add_subscription(birth_topic, qos=1)
         mqtt.add_connect_hook(self.on_connect)
 
@@ -144,20 +149,27 @@ class HomeAssistantDiscovery:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            announced = False
             if self._connected:
                 self._connected = False
-                await self.reconcile()
+                announced = await self.reconcile() > 0
             if self._born:
                 self._born = False
                 await self.announce()
+                announced = True
+            if announced:
                 await asyncio.sleep(self._state_delay)
                 await self._board.republish()
+                self.state_rounds += 1
 
-    async def reconcile(self) -> None:
-        """Make the broker hold exactly this instance's configs; skip those already there."""
+    async def reconcile(self) -> int:
+        """Make the broker hold exactly this instance's configs; skip those already there.
+
+        Returns how many configs were published (missing or different on the broker).
+        """
         retained = await self._scan()
         if retained is None:
-            return
+            return 0
         published = skipped = 0
         for topic, payload in self._configs.items():
             if retained.get(topic) == payload:
@@ -181,6 +193,7 @@ class HomeAssistantDiscovery:
             skipped,
             cleared,
         )
+        return published
 
     async def announce(self) -> None:
         """Publish every config again, changed or not (Home Assistant has just started)."""

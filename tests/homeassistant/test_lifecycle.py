@@ -220,6 +220,11 @@ async def test_home_assistant_birth_republishes_every_config_then_every_state(
         running.board.set(state, "ON", qos=1, retain=False)
         assert await probe.next_text(state) == "ON"
         await until(lambda: len(config_messages(probe, mqtt_prefix)) >= len(configs))
+        # The first configs are followed by every state; that round is over, and all it
+        # published is in, once a message sent after it comes back.
+        await until(lambda: running.discovery.state_rounds >= 1)
+        await probe.publish(f"{mqtt_prefix}/fence", "")
+        await probe.next(f"{mqtt_prefix}/fence")
         probe.clear()
         probe.history.clear()
 
