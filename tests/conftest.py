@@ -1,4 +1,5 @@
-"""Shared fixtures: a real mosquitto broker, the fake Kubernetes API server, logging."""
+"""Shared fixtures: a real mosquitto broker, the fake Kubernetes API server, a real Home
+Assistant, logging."""
 
 import logging
 from collections.abc import Iterator
@@ -6,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.broker_fixtures import *  # noqa: F403
+from tests.support.ha_fixtures import *  # noqa: F403
 from tests.support.kube_fixtures import *  # noqa: F403
 
 

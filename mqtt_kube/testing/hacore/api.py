@@ -95,6 +95,23 @@ class HaApi:
         except TimeoutError:
             raise AssertionError(f"Home Assistant: {what}; last seen: {last!r}") from None
 
+    async def wait_for_state(self, entity_id: str, wanted: str, *, seconds: float = 30.0) -> None:
+        """Until Home Assistant shows `entity_id` in state `wanted`; fails with the last state."""
+        seen: list[str | None] = []
+
+        async def reached(api: HaApi) -> bool:
+            seen.append(await api.state(entity_id))
+            return seen[-1] == wanted
+
+        try:
+            await self.wait_for(reached, what=f"{entity_id} is not {wanted!r}", seconds=seconds)
+        except AssertionError:
+            last = seen[-1] if seen else "nothing"
+            raise AssertionError(
+                f"Home Assistant: {entity_id} is not {wanted!r} after {seconds:g} s; "
+                f"its state is {last!r}"
+            ) from None
+
     # -- websocket ---------------------------------------------------------------------
 
     async def ws(self, message: JsonObject) -> Any:
