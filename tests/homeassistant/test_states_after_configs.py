@@ -20,8 +20,8 @@ from mqtt_kube.homeassistant.lifecycle import HomeAssistantDiscovery
 from mqtt_kube.homeassistant.plan import build_plan
 from mqtt_kube.mqtt.connection import MqttConnection
 from mqtt_kube.testing.mosquitto import Mosquitto
-from tests.support.broker_fixtures import MqttProbe
 from tests.homeassistant.test_lifecycle import make_config
+from tests.support.broker_fixtures import MqttProbe
 
 REPLICAS = """\
   - namespace: media

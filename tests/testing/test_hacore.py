@@ -18,8 +18,7 @@ import pytest
 from mqtt_kube.testing.hacore import chroot
 from mqtt_kube.testing.hacore.provision import installed, provision
 from mqtt_kube.testing.hacore.tiers import CACHE_ENV, CURRENT, OLDEST, TIERS, Tier, select_tiers
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import ROOT
 
 
 def test_tiers_are_named_by_version_with_commas_or_spaces_or_all() -> None:
@@ -46,7 +45,7 @@ def test_a_selected_tier_that_is_not_provisioned_fails_the_run(tmp_path: Path) -
             "no:cacheprovider",
             "--ha-tiers=2024.3.3",
             "-q",
-            "tests/test_homeassistant_core.py::test_the_jellyfin_switch_scales_the_deployment_and_follows_it",
+            "tests/homeassistant/test_real_home_assistant.py::test_the_jellyfin_switch_scales_the_deployment_and_follows_it",
         ],
         cwd=ROOT,
         env=env,
