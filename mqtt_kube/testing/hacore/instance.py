@@ -11,8 +11,9 @@ Leaving stops the process (SIGTERM, then SIGKILL) and removes the folder.
 Nothing here reaches past loopback: `default_config:` is left out, and onboarding's
 `core_config` step, which sets up integrations that install packages and go online, is
 marked done in `.storage/onboarding` instead of being called (the location it would detect
-is in the YAML). Releases that keep their HTTP settings in storage get the loopback setting
-written there as confirmed.
+is in the YAML); a default integration that goes online by itself gets a disabled config
+entry before the first start. Releases that keep their HTTP settings in storage get the
+loopback setting written there as confirmed.
 """
 
 from __future__ import annotations
@@ -172,6 +173,9 @@ class HomeAssistant:
         storage = self.folder / ".storage"
         storage.mkdir()
         _store(storage, "onboarding", version=4, data={"done": ["core_config"]})
+        if self.place.tier.offline_entries:
+            disabled = [_disabled_entry(domain) for domain in self.place.tier.offline_entries]
+            _store(storage, "core.config_entries", version=1, minor=5, data={"entries": disabled})
         if self.place.tier.http_in_storage:
             confirmed = {
                 "server_host": [HOST],
@@ -269,10 +273,34 @@ class HomeAssistant:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _store(storage: Path, key: str, *, version: int, data: dict[str, Any]) -> None:
+def _store(storage: Path, key: str, *, version: int, data: dict[str, Any], minor: int = 1) -> None:
     """A file of Home Assistant's `.storage`, as its Store class writes them."""
-    document = {"version": version, "minor_version": 1, "key": key, "data": data}
+    document = {"version": version, "minor_version": minor, "key": key, "data": data}
     (storage / key).write_text(json.dumps(document, indent=2))
+
+
+def _disabled_entry(domain: str) -> dict[str, Any]:
+    """A config entry of `domain` that the user disabled: never set up, and its presence
+    keeps the integration from creating one by itself."""
+    stamp = "2026-01-01T00:00:00+00:00"
+    return {
+        "created_at": stamp,
+        "data": {},
+        "disabled_by": "user",
+        "discovery_keys": {},
+        "domain": domain,
+        "entry_id": secrets.token_hex(13).upper()[:26],
+        "minor_version": 1,
+        "modified_at": stamp,
+        "options": {},
+        "pref_disable_new_entities": False,
+        "pref_disable_polling": False,
+        "source": "user",
+        "subentries": [],
+        "title": domain,
+        "unique_id": None,
+        "version": 1,
+    }
 
 
 async def _post(http: aiohttp.ClientSession, url: str, **kwargs: Any) -> Any:

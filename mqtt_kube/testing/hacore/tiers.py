@@ -35,6 +35,9 @@ class Tier:
     # Since 2026.x Home Assistant keeps its HTTP settings in storage; a YAML `http:` block
     # is only tried, and falls back to 0.0.0.0:8123 five minutes later.
     http_in_storage: bool
+    # Default integrations that go online by themselves: their config entries are written
+    # disabled before the first start (2026.x's Marketplace fetches a catalog at start-up).
+    offline_entries: tuple[str, ...] = ()
 
     @property
     def slug(self) -> str:
@@ -50,6 +53,7 @@ CURRENT: Final = Tier(
     debian_suite="forky",
     uploaded_prior_to="2026-12-02T00:00:00Z",
     http_in_storage=True,
+    offline_entries=("marketplace",),
 )
 TIERS: Final = {tier.version: tier for tier in (OLDEST, CURRENT)}
 DEFAULT_TIERS: Final = OLDEST.version
