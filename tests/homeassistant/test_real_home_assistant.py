@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from mqtt_kube.config.schemas import load_config
+from mqtt_kube.config.load import load_config
 from mqtt_kube.homeassistant.plan import Entity, build_plan
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.hacore.api import HaApi
@@ -75,10 +75,14 @@ def replicas(fake: FakeKube, name: str) -> object:
 
 @pytest.fixture(autouse=True)
 def nothing_refused(home_assistant: HomeAssistant) -> Iterator[None]:
-    """Home Assistant refused no discovery payload during the test."""
-    before = len(home_assistant.refused_payloads())
+    """Home Assistant refused no discovery payload during the test; what it logged meanwhile
+    is shown when the test fails."""
+    log_before = len(home_assistant.log_text())
+    refused_before = len(home_assistant.refused_payloads())
     yield
-    assert home_assistant.refused_payloads()[before:] == []
+    print(f"--- {home_assistant!r} log during the test ---")
+    print(home_assistant.log_text()[log_before:])
+    assert home_assistant.refused_payloads()[refused_before:] == []
 
 
 class Instance:
