@@ -3,11 +3,13 @@
 Covered: tier lists (commas, spaces, `all`) and the message for an unknown tier naming
 where it came from; a selected tier that is not provisioned fails the run, with the
 command that installs it, and is never skipped; provisioning a tier already installed
-returns it as it is; the Debian mirror is read from the host's apt sources in both forms.
+returns it as it is, and an install made with another recipe (or none) counts as not
+installed; the Debian mirror is read from the host's apt sources in both forms.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mqtt_kube.testing.hacore import chroot
-from mqtt_kube.testing.hacore.provision import installed, provision
+from mqtt_kube.testing.hacore.provision import installation, installed, provision, recipe
 from mqtt_kube.testing.hacore.tiers import CACHE_ENV, CURRENT, OLDEST, TIERS, Tier, select_tiers
 from tests.support.paths import ROOT
 
@@ -67,10 +69,24 @@ def test_provisioning_an_installed_tier_returns_it_unchanged(ha_tier: Tier) -> N
         pytest.fail(
             f"Home Assistant {ha_tier.version} is not provisioned: run `make homeassistant`"
         )
-    stamp = place.host_path(f"{place.venv}.installed.json")
-    before = stamp.read_text(), stamp.stat().st_mtime_ns
+    before = place.stamp.read_text(), place.stamp.stat().st_mtime_ns
     assert provision(ha_tier, log=False) == place
-    assert (stamp.read_text(), stamp.stat().st_mtime_ns) == before
+    assert (place.stamp.read_text(), place.stamp.stat().st_mtime_ns) == before
+
+
+def test_an_install_made_with_another_recipe_is_not_taken_as_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    place = installation(OLDEST)
+    place.stamp.parent.mkdir(parents=True)
+    assert installed(OLDEST) is None  # nothing there
+    place.stamp.write_text(json.dumps({"recipe": {**recipe(OLDEST), "pip": "1.0"}}))
+    assert installed(OLDEST) is None  # made with another pip: installed anew
+    place.stamp.write_text("{not json")
+    assert installed(OLDEST) is None
+    place.stamp.write_text(json.dumps({"recipe": recipe(OLDEST), "requirements": []}))
+    assert installed(OLDEST) == place
 
 
 def test_the_debian_mirror_comes_from_the_hosts_apt_sources(

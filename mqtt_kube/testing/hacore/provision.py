@@ -2,8 +2,9 @@
 
 A host tier lives in `<cache>/<version>/venv`, on the host's Python. A chroot tier's
 Debian root is `<cache>/debian-<suite>`, with the release's virtual environment inside it
-at `/opt/homeassistant-<version>`. The steps, each only when the last install did not
-finish (a stamp next to the environment says it did):
+at `/opt/homeassistant-<version>`. The steps, taken unless an install already finished
+with the same recipe (a stamp next to the environment records the release, pip,
+the integrations and the chroot's packages it was made with):
 
 1. a pinned pip (one that knows `--uploaded-prior-to`);
 2. the release's wheel, and its own `homeassistant/package_constraints.txt` as constraints;
@@ -49,7 +50,6 @@ CHROOT_PACKAGES: Final = (
     "python3.14-venv",
 )
 CHROOT_PYTHON: Final = "/usr/bin/python3.14"
-STAMP_FORMAT: Final = 1
 _PATH: Final = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _REQUIREMENTS_SCRIPT: Final = Path(__file__).with_name("requirements.py")
 
@@ -65,6 +65,11 @@ class Installation:
     @property
     def python(self) -> str:
         return f"{self.venv}/bin/python"
+
+    @property
+    def stamp(self) -> Path:
+        """The record of a finished install, next to the environment."""
+        return self.host_path(f"{self.venv}.installed.json")
 
     def host_path(self, inner: str) -> Path:
         """Where a path of the environment's file system is on the host."""
@@ -110,12 +115,10 @@ def installation(tier: Tier) -> Installation:
 def installed(tier: Tier) -> Installation | None:
     """The tier's installation when provisioning has completed, else None."""
     place = installation(tier)
-    stamp = _stamp_path(place)
-    if not stamp.is_file():
+    if not place.stamp.is_file():
         return None
     with contextlib.suppress(ValueError):
-        recorded = json.loads(stamp.read_text())
-        if recorded.get("format") == STAMP_FORMAT and recorded.get("version") == tier.version:
+        if json.loads(place.stamp.read_text()).get("recipe") == recipe(tier):
             return place
     return None
 
@@ -181,8 +184,8 @@ class _Installer:
                 raise ProvisionError(
                     f"{place.venv} holds Home Assistant {version}, not {tier.version}"
                 )
-        record = {"format": STAMP_FORMAT, "version": tier.version, "requirements": needed}
-        _stamp_path(place).write_text(json.dumps(record, indent=1) + "\n")
+        record = {"recipe": recipe(tier), "requirements": needed}
+        place.stamp.write_text(json.dumps(record, indent=1) + "\n")
         self.say("ready")
         return place
 
@@ -243,8 +246,15 @@ def _ca_bundle() -> Path | None:
     return None
 
 
-def _stamp_path(place: Installation) -> Path:
-    return place.host_path(f"{place.venv}.installed.json")
+def recipe(tier: Tier) -> dict[str, object]:
+    """What an install is made of: a stamp that records another recipe is installed anew."""
+    return {
+        "version": tier.version,
+        "uploaded_prior_to": tier.uploaded_prior_to,
+        "pip": PIP_VERSION,
+        "integrations": list(INTEGRATIONS),
+        "debian": None if tier.debian_suite is None else [tier.debian_suite, *CHROOT_PACKAGES],
+    }
 
 
 @contextlib.contextmanager
