@@ -23,6 +23,8 @@ from mqtt_kube.testing.hacore.process import ProvisionError, run_logged
 
 MIRROR_ENV: Final = "MQTT_KUBE_DEBIAN_MIRROR"
 SCRIPTS: Final = Path("/usr/share/debootstrap/scripts")
+DEBOOTSTRAP: Final = Path("/usr/sbin/debootstrap")
+KEYRING: Final = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 STAMP: Final = ".mqtt-kube-debootstrap"
 CA_BUNDLE: Final = "/etc/ssl/certs/mqtt-kube-host-ca.crt"  # the host's CAs, inside the root
 _SOURCES: Final = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
@@ -36,7 +38,8 @@ def ensure_root(root: Path, *, suite: str, packages: Sequence[str]) -> None:
         return
     if os.geteuid() != 0:
         raise ProvisionError(f"building the Debian {suite} chroot in {root} needs root")
-    ensure_host_package("debootstrap", "debootstrap")
+    ensure_host_package("debootstrap", provides=DEBOOTSTRAP)
+    ensure_host_package("debian-archive-keyring", provides=KEYRING)  # to check the mirror
     if root.exists():
         unmount_all(root)
         shutil.rmtree(root)
@@ -45,8 +48,9 @@ def ensure_root(root: Path, *, suite: str, packages: Sequence[str]) -> None:
     if not script.exists():
         script = SCRIPTS / "sid"  # newer suites than this debootstrap knows share sid's
     command = [
-        "debootstrap",
+        str(DEBOOTSTRAP),
         "--variant=minbase",
+        f"--keyring={KEYRING}",
         f"--include={','.join(sorted(packages))}",
         suite,
         str(root),
@@ -129,9 +133,9 @@ def _apt_uris() -> Iterator[str]:
                 yield from words[1:]
 
 
-def ensure_host_package(command: str, package: str) -> None:
-    """Install Debian `package` with apt-get when `command` is not on the host."""
-    if shutil.which(command) or Path("/usr/sbin", command).exists():
+def ensure_host_package(package: str, *, provides: Path) -> None:
+    """Install Debian `package` with apt-get when the file it provides is not there."""
+    if provides.exists():
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     run_logged(["apt-get", "update", "-qq"], what="apt-get update", env=env)
