@@ -5,13 +5,12 @@ The root is debootstrapped from the Debian mirror the host's apt already uses (o
 which suite and packages it holds, and a root without a matching stamp is built anew.
 bookworm's debootstrap has no script for newer suites than trixie: the `sid` script
 bootstraps them. Processes in the chroot share the host's network namespace (so a broker
-on the host's loopback is reachable) and need /proc: `proc_mounted` mounts it for as long
-as they run and unmounts it afterwards.
+on the host's loopback is reachable) and need /proc: `inside` gives each one a private
+mount namespace with /proc mounted, which ends with the process.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
@@ -69,18 +68,16 @@ def install_host_ca(root: Path, bundle: Path) -> str:
     return CA_BUNDLE
 
 
-@contextlib.contextmanager
-def proc_mounted(root: Path) -> Iterator[None]:
-    """/proc mounted in the root while the block runs (left alone if already mounted)."""
-    target = root / "proc"
-    if os.path.ismount(target):
-        yield
-        return
-    run_logged(["mount", "-t", "proc", "proc", str(target)], what=f"mounting {target}")
-    try:
-        yield
-    finally:
-        _unmount(target)
+def inside(root: Path, command: Sequence[str]) -> list[str]:
+    """argv that runs `command` in the root, in a mount namespace of its own with /proc.
+
+    The /proc mount belongs to that namespace alone: it goes away with the process, however
+    the process ends, and processes of other runs never share or unmount it. `unshare`,
+    `sh`, `chroot` and `env` each exec the next, so the process keeps its pid.
+    """
+    mount_and_enter = 'mount -t proc proc "$1/proc" && exec chroot "$@"'
+    private = ["unshare", "--mount", "--propagation", "private"]
+    return [*private, "sh", "-c", mount_and_enter, "sh", str(root), *command]
 
 
 def unmount_all(root: Path) -> None:

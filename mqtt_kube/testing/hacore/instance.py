@@ -6,7 +6,8 @@ package) on a free loopback port, waits until its HTTP API answers and onboards 
 that API: the owner user, an auth code traded for tokens, a long-lived access token, then
 the MQTT integration added through the config flow against `broker`; it is ready once
 Home Assistant's MQTT birth message arrives (sent after its discovery subscriptions).
-Leaving stops the process (SIGTERM, then SIGKILL) and removes the folder.
+Leaving stops the process (SIGTERM, then SIGKILL) and removes the folder; a test process
+that dies without leaving takes Home Assistant with it (the parent-death signal).
 
 Nothing here reaches past loopback: `default_config:` is left out, and onboarding's
 `core_config` step, which sets up integrations that install packages and go online, is
@@ -21,13 +22,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import ctypes
 import json
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Coroutine
-from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
@@ -45,6 +47,7 @@ STOP_SECONDS: Final = 30.0
 BIRTH_TOPIC: Final = "homeassistant/status"
 OWNER: Final = {"name": "Owner", "username": "owner", "language": "en"}
 _T = TypeVar("_T")
+_PR_SET_PDEATHSIG: Final = 1  # prctl(2), Linux
 
 CONFIGURATION: Final = """\
 homeassistant:
@@ -80,7 +83,6 @@ class HomeAssistant:
         self.version = ""  # what the running Home Assistant reports
         self._folder: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
-        self._stack = ExitStack()
 
     @property
     def folder(self) -> Path:
@@ -127,7 +129,6 @@ class HomeAssistant:
         parent = place.host_path("/tmp")  # noqa: S108 - the chroot's own /tmp, or the host's
         self._folder = Path(tempfile.mkdtemp(prefix="mqtt-kube-ha-", dir=parent))
         self._write_configuration()
-        self._stack.enter_context(place.running())
         with (self.folder / "console.log").open("wb") as console:
             command = place.command(
                 "-m",
@@ -138,7 +139,11 @@ class HomeAssistant:
                 env={},
             )
             self._process = subprocess.Popen(  # noqa: S603 - our own install
-                command, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
             )
         try:
             _run_elsewhere(self._set_up())
@@ -146,7 +151,7 @@ class HomeAssistant:
             raise ProvisionError(f"{self!r} did not come up: {exc}\n{self._log_tail()}") from exc
 
     def stop(self) -> None:
-        """Stop the process (by its own pid), release the chroot's mounts, remove the folder."""
+        """Stop the process (by its own pid) and remove the folder."""
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.terminate()
@@ -155,7 +160,6 @@ class HomeAssistant:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        self._stack.close()
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
@@ -308,6 +312,15 @@ async def _post(http: aiohttp.ClientSession, url: str, **kwargs: Any) -> Any:
         if response.status >= 400:
             raise HaApiError(f"POST {url}: HTTP {response.status}: {(await response.text())[:500]}")
         return await response.json()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the test process dies without stopping it.
+
+    The setting survives `chroot` and `env`, which exec Home Assistant in the same process.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _run_elsewhere(work: Coroutine[Any, Any, _T]) -> _T:

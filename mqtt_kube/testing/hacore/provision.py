@@ -84,24 +84,16 @@ class Installation:
     def command(self, *args: str, env: dict[str, str], python: str | None = None) -> list[str]:
         """argv that runs the environment's Python (or `python`) with `args`.
 
-        In a chroot the process gets only `env` and a minimal base; on the host `env` is
-        for the caller to pass to the process.
+        In a chroot the process gets only `env` and a minimal base, in a mount namespace of
+        its own with /proc mounted (`chroot.inside`); on the host `env` is for the caller
+        to pass to the process.
         """
         program = python or self.python
         if self.root is None:
             return [program, *args]
         settings = [f"{key}={value}" for key, value in env.items()]
         base = ["HOME=/root", "LANG=C.UTF-8", f"PATH={_PATH}"]
-        return ["chroot", str(self.root), "/usr/bin/env", "-i", *base, *settings, program, *args]
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[None]:
-        """What the environment needs while a process runs in it (/proc in a chroot)."""
-        if self.root is None:
-            yield
-            return
-        with chroot.proc_mounted(self.root):
-            yield
+        return chroot.inside(self.root, ["/usr/bin/env", "-i", *base, *settings, program, *args])
 
 
 def installation(tier: Tier) -> Installation:
@@ -160,30 +152,27 @@ class _Installer:
             self.say(f"Debian {tier.debian_suite} chroot in {place.root}")
             chroot.ensure_root(place.root, suite=tier.debian_suite, packages=CHROOT_PACKAGES)
         self.env = self._pip_env()
-        with place.running():
-            self.say(f"virtual environment {place.venv}")
-            venv = place.host_path(place.venv)
-            if venv.exists():
-                shutil.rmtree(venv)  # an install that did not finish
-            python = CHROOT_PYTHON if place.root is not None else _host_python(tier)
-            self._python("-m", "venv", place.venv, what="creating it", python=python)
-            pip = ("-m", "pip", "install", "--quiet")
-            self._python(*pip, f"pip=={PIP_VERSION}", what="installing pip")
-            wheel, constraints = self._download()
-            dated = (*pip, f"--uploaded-prior-to={tier.uploaded_prior_to}", "-c", constraints)
-            self.say(f"homeassistant=={tier.version} with its package constraints")
-            self._python(*dated, wheel, what="installing Home Assistant")
-            script = _REQUIREMENTS_SCRIPT.read_text()
-            listed = self._python("-", *INTEGRATIONS, what="listing requirements", stdin=script)
-            needed = listed.split()
-            self.say(f"{len(needed)} requirements of the integrations it sets up")
-            self._python(*dated, *needed, what="installing the integrations' requirements")
-            check = "import homeassistant.const as c; print(c.__version__)"
-            version = self._python("-c", check, what="importing Home Assistant").strip()
-            if version != tier.version:
-                raise ProvisionError(
-                    f"{place.venv} holds Home Assistant {version}, not {tier.version}"
-                )
+        self.say(f"virtual environment {place.venv}")
+        venv = place.host_path(place.venv)
+        if venv.exists():
+            shutil.rmtree(venv)  # an install that did not finish
+        python = CHROOT_PYTHON if place.root is not None else _host_python(tier)
+        self._python("-m", "venv", place.venv, what="creating it", python=python)
+        pip = ("-m", "pip", "install", "--quiet")
+        self._python(*pip, f"pip=={PIP_VERSION}", what="installing pip")
+        wheel, constraints = self._download()
+        dated = (*pip, f"--uploaded-prior-to={tier.uploaded_prior_to}", "-c", constraints)
+        self.say(f"homeassistant=={tier.version} with its package constraints")
+        self._python(*dated, wheel, what="installing Home Assistant")
+        script = _REQUIREMENTS_SCRIPT.read_text()
+        listed = self._python("-", *INTEGRATIONS, what="listing requirements", stdin=script)
+        needed = listed.split()
+        self.say(f"{len(needed)} requirements of the integrations it sets up")
+        self._python(*dated, *needed, what="installing the integrations' requirements")
+        check = "import homeassistant.const as c; print(c.__version__)"
+        version = self._python("-c", check, what="importing Home Assistant").strip()
+        if version != tier.version:
+            raise ProvisionError(f"{place.venv} holds Home Assistant {version}, not {tier.version}")
         record = {"recipe": recipe(tier), "requirements": needed}
         place.stamp.write_text(json.dumps(record, indent=1) + "\n")
         self.say("ready")
