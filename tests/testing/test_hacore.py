@@ -4,7 +4,8 @@ Covered: tier lists (commas, spaces, `all`) and the message for an unknown tier 
 where it came from; a selected tier that is not provisioned fails the run, with the
 command that installs it, and is never skipped; provisioning a tier already installed
 returns it as it is, and an install made with another recipe (or none) counts as not
-installed; the Debian mirror is read from the host's apt sources in both forms.
+installed; a Home Assistant that exits during start-up fails with what it printed; the
+Debian mirror is read from the host's apt sources in both forms.
 """
 
 from __future__ import annotations
@@ -18,8 +19,17 @@ from pathlib import Path
 import pytest
 
 from mqtt_kube.testing.hacore import chroot
-from mqtt_kube.testing.hacore.provision import installation, installed, provision, recipe
+from mqtt_kube.testing.hacore.instance import HomeAssistant
+from mqtt_kube.testing.hacore.process import ProvisionError
+from mqtt_kube.testing.hacore.provision import (
+    Installation,
+    installation,
+    installed,
+    provision,
+    recipe,
+)
 from mqtt_kube.testing.hacore.tiers import CACHE_ENV, CURRENT, OLDEST, TIERS, Tier, select_tiers
+from mqtt_kube.testing.mosquitto import Mosquitto
 from tests.support.paths import ROOT
 
 
@@ -87,6 +97,25 @@ def test_an_install_made_with_another_recipe_is_not_taken_as_installed(
     assert installed(OLDEST) is None
     place.stamp.write_text(json.dumps({"recipe": recipe(OLDEST), "requirements": []}))
     assert installed(OLDEST) == place
+
+
+def test_a_home_assistant_that_exits_during_start_up_fails_with_its_output(
+    tmp_path: Path,
+) -> None:
+    python = tmp_path / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\necho 'cannot import homeassistant' >&2\nexit 3\n")
+    python.chmod(0o755)
+    place = Installation(OLDEST, None, str(tmp_path / "venv"))
+    with (
+        Mosquitto() as broker,
+        pytest.raises(ProvisionError) as failure,
+        HomeAssistant(place, broker),
+    ):
+        pass
+    message = str(failure.value)
+    assert "exited during start-up" in message
+    assert "cannot import homeassistant" in message
 
 
 def test_the_debian_mirror_comes_from_the_hosts_apt_sources(

@@ -147,7 +147,10 @@ class HomeAssistant:
             )
         try:
             _run_elsewhere(self._set_up())
-        except (OSError, HaApiError, aiomqtt.MqttError, TimeoutError) as exc:
+        except TimeoutError as exc:
+            why = f"not ready within {START_SECONDS:g} s"
+            raise ProvisionError(f"{self!r} did not come up: {why}\n{self._log_tail()}") from exc
+        except (OSError, aiohttp.ClientError, HaApiError, aiomqtt.MqttError, ProvisionError) as exc:
             raise ProvisionError(f"{self!r} did not come up: {exc}\n{self._log_tail()}") from exc
 
     def stop(self) -> None:
