@@ -59,9 +59,9 @@ def test_ci_runs_the_ci_script_as_root_on_pushes_and_pull_requests() -> None:
     assert ci["permissions"] == {"contents": "read"}
     (job,) = ci["jobs"].values()
     assert job["runs-on"].startswith("ubuntu-")
-    assert [step.get("run") for step in steps(job) if "run" in step] == [
-        "sudo --preserve-env=CI bash .ci/run"
-    ]
+    (step,) = [step for step in steps(job) if "run" in step]
+    assert step["run"] == "sudo --preserve-env=CI,MQTT_KUBE_DEBIAN_MIRROR bash .ci/run"
+    assert step["env"] == {"MQTT_KUBE_DEBIAN_MIRROR": "http://deb.debian.org/debian"}
     assert (ROOT / ".ci" / "run").read_text().rstrip().endswith("make test")
 
 
