@@ -5,7 +5,7 @@ line. So every mapping and sequence comes back as a `LineDict`/`LineList` that r
 the line of each key and item, and `line_of()` turns a path back into a line.
 
 The loader is PyYAML's safe loader in mqtt-kube's YAML dialect (`on off yes no` stay
-strings: `ON:` is the key "ON", see `mqtt_kube.core.yaml_dialect`), with the tags
+strings: `ON:` is the key "ON", see `mqtt_kube.core.yaml_dialect`; templates differ), with the tags
 `!relpath`, `!env` and `!file`. Nothing here raises for a mistake in the file: every
 problem is collected as a `ConfigProblem`, so the user sees all of them at once.
 """
@@ -150,7 +150,7 @@ class ConfigLoader(FastSafeLoader):  # type: ignore[valid-type,misc]
         return str(value)
 
 
-use_dialect(ConfigLoader, keep_dates=True)
+use_dialect(ConfigLoader, "config")
 ConfigLoader.add_constructor("tag:yaml.org,2002:map", ConfigLoader.construct_line_map)
 ConfigLoader.add_constructor("tag:yaml.org,2002:seq", ConfigLoader.construct_line_list)
 ConfigLoader.add_constructor("!relpath", ConfigLoader.construct_relpath)

@@ -19,15 +19,34 @@ from mqtt_kube.core.errors import TemplateError
 
 
 class Tree(Mapping[str, Any]):
-    """A read-only mapping that also allows attribute access: `${binding.name}`."""
+    """A read-only mapping that also allows attribute access: `${binding.name}`.
+
+    A key wins over a method of the same name: `${match.json.items}` is the payload's
+    `items`, not the mapping's method; `.items()`, `.get()`... work where no key hides them.
+    """
 
     def __init__(self, items: dict[str, Any], *, keys: Sequence[str], text: Callable[[], str]):
         self._items = items
         self._keys = keys
         self._text = text
 
+    def __getattribute__(self, name: str) -> Any:
+        if not name.startswith("_"):
+            items = object.__getattribute__(self, "_items")
+            if name in items:
+                return items[name]
+        return object.__getattribute__(self, name)
+
     def __getitem__(self, key: str) -> Any:
         return self._items[key]
+
+    def __eq__(self, other: object) -> bool:
+        # Mapping's own __eq__ calls self.items(), which a key named `items` would hide.
+        if isinstance(other, Tree):
+            return self._items == other._items
+        if isinstance(other, Mapping):
+            return self._items == dict(other)
+        return NotImplemented
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

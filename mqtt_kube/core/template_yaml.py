@@ -42,7 +42,7 @@ _PAYLOAD_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader in mqtt-kube's YAML dialect, without dates (see `yaml_dialect`).
+    """SafeLoader in the template dialect of `yaml_dialect`: YAML 1.1 booleans, no dates.
 
     It also remembers which scalars carry an explicit tag (`!!str ${...}`), which must be
     kept rather than replaced by the payload's own type.
@@ -61,7 +61,7 @@ class _Loader(yaml.SafeLoader):
         return node
 
 
-use_dialect(_Loader, keep_dates=False)
+use_dialect(_Loader, "template")
 
 
 def _construct_payload(loader: _Loader, node: ScalarNode) -> object:

@@ -1,16 +1,21 @@
-"""The YAML dialect of mqtt-kube's files: which plain scalars read as booleans, and the parser.
+"""The YAML dialects of mqtt-kube's files: which plain scalars read as booleans, and the parser.
 
-PyYAML reads YAML 1.1, where `yes`, `no`, `on` and `off` are booleans. The original
-service kept them as text in its configuration (`ON:` is the map key "ON", a payload), so
-the configuration file and the launch templates rendered for it share this module's
-resolvers: booleans are `true`/`false` only (any of the usual three spellings). Templates
-also keep dates and `=` as text, since a manifest field never wants a Python date.
+PyYAML reads YAML 1.1, where `yes`, `no`, `on` and `off` are booleans. Two files, two
+readers to agree with:
+
+- The configuration file reads them as text, as the original service did: `ON:` is the
+  map key "ON", a payload. Booleans are `true`/`false` only (any of the usual three
+  spellings).
+- A launch template is a Kubernetes manifest, and kubectl (like the original) reads YAML 1.1
+  booleans: `hostNetwork: yes` is true. Templates also keep dates and `=` as text, since a
+  manifest field never wants a Python date. (A payload inserted alone follows its own,
+  stricter rules: `mqtt_kube.core.template_yaml`.)
 """
 
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, Literal
 
 import yaml
 
@@ -21,19 +26,19 @@ TIMESTAMP_TAG: Final = "tag:yaml.org,2002:timestamp"
 VALUE_TAG: Final = "tag:yaml.org,2002:value"
 _BOOLEANS: Final = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 
+Dialect = Literal["config", "template"]
+
 # libyaml's parser, where PyYAML was built with it, reads a large file about five times
 # faster than the pure-Python one and leaves far less garbage behind.
 FastSafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def use_dialect(loader: type[yaml.SafeLoader], *, keep_dates: bool) -> None:
-    """Give `loader` (a SafeLoader subclass) this dialect's implicit resolvers.
-
-    `keep_dates` False also leaves timestamps and `=` as text.
-    """
-    dropped = {BOOL_TAG} if keep_dates else {BOOL_TAG, TIMESTAMP_TAG, VALUE_TAG}
+def use_dialect(loader: type[yaml.SafeLoader], dialect: Dialect) -> None:
+    """Give `loader` (a SafeLoader subclass) the implicit resolvers of `dialect`."""
+    dropped = {BOOL_TAG} if dialect == "config" else {TIMESTAMP_TAG, VALUE_TAG}
     loader.yaml_implicit_resolvers = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag not in dropped]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
-    loader.add_implicit_resolver(BOOL_TAG, _BOOLEANS, list("tTfF"))
+    if dialect == "config":
+        loader.add_implicit_resolver(BOOL_TAG, _BOOLEANS, list("tTfF"))

@@ -450,15 +450,15 @@ def test_generate_name_is_enough(tmp_path: Path) -> None:
     assert _render(template, {})["metadata"]["generateName"] == "run-"
 
 
-def test_yaml_words_that_other_parsers_read_as_booleans_or_dates_stay_text(tmp_path: Path) -> None:
+def test_yaml_words_read_as_kubectl_reads_them_and_dates_stay_text(tmp_path: Path) -> None:
     template = _template(
         tmp_path,
         "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n"
         "data: {a: yes, b: off, c: 2024-05-01, d: true, e: ${True}, f: ${None}}\n",
     )
     assert _render(template, {})["data"] == {
-        "a": "yes",
-        "b": "off",
+        "a": True,
+        "b": False,
         "c": "2024-05-01",
         "d": True,
         "e": True,
