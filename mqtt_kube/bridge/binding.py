@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
+from mqtt_kube.bridge.expression_log import ExpressionLog
 from mqtt_kube.bridge.metrics import CommandCounters
 from mqtt_kube.bridge.stateboard import StateBoard
 from mqtt_kube.config.model import ActionSpec, BindingSpec, PatchSpec, WatchSpec
@@ -57,6 +58,7 @@ class Binding:
         # (apiVersion, kind, namespace) of what `launch` created, for `delete` to clean up
         self._launched: dict[tuple[str, str, str | None], KindInfo] = {}
         self.exists: bool | None = None  # unknown until the first list
+        self._expressions = ExpressionLog(spec.label)
         self.last_error: str | None = None
 
     @property
@@ -93,7 +95,9 @@ class Binding:
         if plain:
             return encode_payload(value)  # what mapping through no map would give
         try:
-            match = watch.values.match(value)
+            match = watch.values.match(
+                value, on_predicate_error=self._expressions.reporter(watch.where, watch.topic)
+            )
         except ValueMapError as exc:
             self._fail(f"watch {watch.locus.expression} → {watch.topic}: {exc}")
             return None
@@ -103,7 +107,7 @@ class Binding:
 
     async def apply_patch(self, patch: PatchSpec, text: str) -> None:
         """Handle one payload received on a patch topic."""
-        match = self._map(patch.values, text, topic=patch.topic)
+        match = self._map(patch.values, text, topic=patch.topic, where=patch.where)
         if match is None:
             return
         value = match.output
@@ -137,7 +141,7 @@ class Binding:
 
     async def run_action(self, action: ActionSpec, text: str) -> None:
         """Handle one payload received on an action topic."""
-        match = self._map(action.values, text, topic=action.topic)
+        match = self._map(action.values, text, topic=action.topic, where=action.where)
         if match is None:
             return
         verb = match.output
@@ -229,9 +233,9 @@ class Binding:
                 )
             await asyncio.sleep(delay)
 
-    def _map(self, values: ValueMap, text: str, *, topic: str) -> Match | None:
+    def _map(self, values: ValueMap, text: str, *, topic: str, where: str) -> Match | None:
         try:
-            match = values.match(text)
+            match = values.match(text, on_predicate_error=self._expressions.reporter(where, topic))
         except ValueMapError as exc:
             self._fail(f"payload on {topic}: {exc}")
             return None

@@ -2,19 +2,17 @@
 
 A value may arrive as MQTT payload text or as a field of a Kubernetes object, so a literal
 key compares across the two (text "1" matches the key 1, "TRUE" the key true). Each matcher
-returns the regex's named groups (or {}) on a match, None otherwise.
+returns the regex's named groups (or {}) on a match, None otherwise; a `lambda` predicate may
+also raise, which the value map counts as no match.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 from collections.abc import Callable
 
 from mqtt_kube.core.payload import encode_payload
-
-logger = logging.getLogger(__name__)
 
 Matcher = Callable[[object], dict[str, object] | None]
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -61,17 +59,9 @@ def regex_matcher(pattern: re.Pattern[str]) -> Matcher:
     return match_regex
 
 
-def predicate_matcher(source: str, predicate: Callable[[object], object]) -> Matcher:
-    def match_predicate(value: object) -> dict[str, object] | None:
-        try:
-            return {} if predicate(value) else None
-        except Exception as exc:
-            logger.debug(
-                "%s raised %s: %s on %s; no match", source, type(exc).__name__, exc, preview(value)
-            )
-            return None
-
-    return match_predicate
+def predicate_matcher(predicate: Callable[[object], object]) -> Matcher:
+    """A `lambda` key; what it raises is left to `ValueMap.match` to report."""
+    return lambda value: {} if predicate(value) else None
 
 
 def _parse_number(text: str) -> int | float | None:

@@ -3,7 +3,8 @@
 Everything that can be wrong in a `values:` block (a regex, a `lambda`, a `transform`, a
 format string naming a field that can never exist) is found when the configuration loads
 and raised as `ValueMapSpecError`. At run time only the value itself can fail: a transform
-that raises, or a payload that is not JSON (`ValueMapError`).
+that raises, or a payload that is not JSON (`ValueMapError`), or a `lambda` key that raises,
+which counts as no match and is handed to the caller's `on_predicate_error` to report.
 
 Expressions are compiled by `mqtt_kube.core.expressions`, and each entry's test is a matcher
 from `mqtt_kube.core.matchers`.
@@ -30,9 +31,11 @@ from mqtt_kube.core.matchers import (
     type_name,
 )
 
-__all__ = ["Form", "MapEntry", "Match", "ValueMap"]
+__all__ = ["Form", "MapEntry", "Match", "PredicateErrorHandler", "ValueMap"]
 
 Form = Literal["literal", "regex", "lambda"]
+# (the lambda key as written, the value it was given, what it raised)
+PredicateErrorHandler = Callable[[str, object, Exception], None]
 
 CONF_TRANSFORM = "transform"
 CONF_JSONPATH = "jsonpath"
@@ -127,9 +130,12 @@ class ValueMap:
             uses_format=CONF_FORMAT in spec,
         )
 
-    def match(self, value: object) -> Match | None:
+    def match(
+        self, value: object, *, on_predicate_error: PredicateErrorHandler | None = None
+    ) -> Match | None:
         """Map `value`; None only when there is a map and no entry matched.
 
+        A `lambda` key that raises does not match; `on_predicate_error` hears of it.
         Raises ValueMapError when the transform fails or the payload is not JSON.
         """
         if isinstance(value, bytes | bytearray):
@@ -152,7 +158,14 @@ class ValueMap:
         if not self._rules:
             return Match(output=value, context=context)
         for rule in self._rules:
-            groups = rule.matches(value)
+            try:
+                groups = rule.matches(value)
+            except Exception as exc:
+                if rule.entry.form != "lambda":
+                    raise
+                if on_predicate_error is not None:
+                    on_predicate_error(str(rule.entry.key), value, exc)
+                continue
             if groups is None:
                 continue
             context.update(groups)
@@ -196,7 +209,7 @@ def _compile_map(entries: Mapping[Any, Any], *, where: str, has_json: bool) -> t
             available = names | set(pattern.groupindex)
         elif isinstance(key, str) and _LAMBDA.match(key):
             predicate = compile_callable(key, what="lambda", key=place)
-            matches = predicate_matcher(key, predicate)
+            matches = predicate_matcher(predicate)
             form = "lambda"
             available = names
         elif key is None or isinstance(key, str | int | float):

@@ -12,7 +12,6 @@ is under.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import pytest
@@ -269,12 +268,15 @@ def test_lambda_keys_are_predicates_whose_errors_are_no_match(
     assert (values.match(value) is not None) is matches
 
 
-def test_a_failing_lambda_is_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
-    values = ValueMap.from_config({"map": {"lambda v: v > 0": "hit"}})
-    with caplog.at_level(logging.DEBUG, logger="mqtt_kube.core.matchers"):
-        assert values.match("text") is None
-    assert [r.levelno for r in caplog.records] == [logging.DEBUG]
-    assert "lambda v: v > 0 raised TypeError" in caplog.text
+def test_a_failing_lambda_is_no_match_and_is_handed_to_the_caller() -> None:
+    values = ValueMap.from_config({"map": {"lambda v: v > 0": "hit", "re:t": "text"}})
+    failures: list[tuple[str, object, str]] = []
+    match = values.match(
+        "text", on_predicate_error=lambda key, v, exc: failures.append((key, v, type(exc).__name__))
+    )
+    assert match is not None
+    assert match.output == "text"
+    assert failures == [("lambda v: v > 0", "text", "TypeError")]
 
 
 def test_entries_are_tried_in_file_order_and_the_first_match_wins() -> None:
@@ -414,11 +416,7 @@ def test_the_compiled_map_describes_its_parts() -> None:
             r"transform 'lambda v: int\(v\)' failed on 'abc': ValueError",
         ),
         ({"transform": "lambda v: v / 0"}, 1, "ZeroDivisionError"),
-        (
-            {"transform": "lambda v: open('/etc/passwd')"},
-            "x",
-            "NameError: name 'open' is not defined",
-        ),
+        ({"transform": "lambda v: nope(v)"}, "x", "NameError: name 'nope' is not defined"),
         ({"jsonpath": "$.action"}, "RUN", "payload 'RUN' is not JSON"),
         ({"jsonpath": "$.action"}, "", "payload '' is not JSON"),
         ({"jsonpath": "$.action"}, '{"action": ', "is not JSON"),
@@ -463,11 +461,7 @@ def test_payloads_are_data_for_expressions_never_code() -> None:
         ({"transform": "'text'"}, "transform", "gives str, not a function"),
         ({"transform": "lambda a, b: a"}, "transform", "cannot be called with one argument"),
         ({"transform": "undefined_name"}, "transform", "cannot be evaluated: NameError"),
-        (
-            {"transform": "__import__('os')"},
-            "transform",
-            "NameError: name '__import__' is not defined",
-        ),
+        ({"transform": "__import__('os')"}, "transform", "gives module, not a function"),
         ({"transform": 3}, "transform", "must be a Python expression in a string, not int"),
         ({"jsonpath": "$.["}, "jsonpath", r"invalid JSONPath '\$\.\['"),
         ({"jsonpath": ["$.a"]}, "jsonpath", "must be a JSONPath string, not list"),
