@@ -1,7 +1,8 @@
 """The `bindings:` list as BindingSpecs: each binding's head, kind and associations.
 
 A mistake in one binding or association is recorded and the walk goes on, so every
-binding's mistakes are reported together. Command topics must be unique across the file.
+binding's mistakes are reported together. Every topic is kept with its path, for
+`mqtt_kube.config.collisions` to refuse the ones that collide.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mqtt_kube.config import validators as v
+from mqtt_kube.config.collisions import Role, TopicUse
 from mqtt_kube.config.model import ActionSpec, BindingSpec, PatchSpec, WatchSpec
 from mqtt_kube.config.problems import Problems
 from mqtt_kube.config.schemas import (
@@ -41,7 +43,7 @@ class BindingsReader:
     def __init__(self, problems: Problems, *, prefix: str | None) -> None:
         self.problems = problems
         self.prefix = prefix
-        self.command_topics: dict[str, str] = {}
+        self.topics: list[TopicUse] = []
 
     def read(self, value: Any) -> tuple[BindingSpec, ...]:
         if value is None:
@@ -142,6 +144,8 @@ class BindingsReader:
         topic = v.join_topic(self.prefix, spec[CONF_TOPIC])
         if self.problems.check(v.check_topic, topic, [*where, CONF_TOPIC]) is None:
             return None
+        role: Role = "watch" if key == CONF_WATCH else "patch" if key == CONF_PATCH else "action"
+        self.topics.append(TopicUse(role, topic, (*where, CONF_TOPIC)))
         values: ValueMap = spec.get(CONF_VALUES) or ValueMap.from_config(None)
         if values.uses_format:
             self.problems.warn(
@@ -159,7 +163,6 @@ class BindingsReader:
                 qos=1 if qos is None else qos,
                 retain=bool(retain),
             )
-        self._command_topic(topic, where)
         if key == CONF_PATCH:
             locus: Locus = spec[CONF_LOCUS]
             if not locus.field_path:
@@ -202,13 +205,6 @@ class BindingsReader:
             retained=spec.get("retained") or "ignore",
             raw=plain(item),
         )
-
-    def _command_topic(self, topic: str, where: list[PathPart]) -> None:
-        first = self.command_topics.setdefault(topic, format_path(where))
-        if first != format_path(where):
-            self.problems.problem(
-                [*where, CONF_TOPIC], f"topic {topic!r} is already the command topic of {first}"
-            )
 
 
 def _listed(item: LineDict) -> LineList:

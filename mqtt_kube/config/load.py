@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mqtt_kube.config import validators as v
 from mqtt_kube.config.bindings import BindingsReader
+from mqtt_kube.config.collisions import check_topics
 from mqtt_kube.config.model import DEFAULT_LOG_LEVEL, Config, KubernetesSettings
 from mqtt_kube.config.problems import Problems
 from mqtt_kube.config.schemas import (
@@ -60,7 +61,10 @@ def _build(problems: Problems, source: Path) -> Config | None:
     kube = problems.check(KUBERNETES_SCHEMA, root.get(CONF_KUBERNETES), [CONF_KUBERNETES])
     discovery = discovery_settings(problems, root.get(CONF_HOMEASSISTANT))
     prefix = mqtt.topic_prefix if mqtt else _raw_prefix(root)
-    bindings = BindingsReader(problems, prefix=prefix).read(root.get(CONF_BINDINGS))
+    reader = BindingsReader(problems, prefix=prefix)
+    bindings = reader.read(root.get(CONF_BINDINGS))
+    if mqtt is not None:
+        check_topics(problems, reader.topics, mqtt=mqtt, discovery=discovery)
     if problems.problems or mqtt is None or http is None or logs is None or kube is None:
         return None
     return Config(

@@ -533,7 +533,7 @@ PATCH_ON_OFF = (
             id="no associations: nothing, and a note",
         ),
         pytest.param(
-            "    watch:\n      locus: status\n      topic: status\n    homeassistant: false\n",
+            "    watch:\n      locus: status\n      topic: app/status\n    homeassistant: false\n",
             [],
             None,
             id="homeassistant: false: nothing",
