@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from mqtt_kube.cli.common import EXIT_CONFIG, EXIT_OK, read_config
+from mqtt_kube.cli.common import EXIT_CONFIG, EXIT_OK, add_config_argument, read_config
+from mqtt_kube.config.identity import client_id_warning
 from mqtt_kube.config.model import Config
 from mqtt_kube.homeassistant import plan as discovery
 
@@ -37,11 +39,24 @@ def summarize(config: Config) -> list[str]:
     return lines
 
 
+def add_check_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of `mqtt-kube check`."""
+    add_config_argument(parser)
+    parser.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="check the file for a run with --leader-elect",
+    )
+
+
 def check_config(args: argparse.Namespace) -> int:
     """`mqtt-kube check CONFIG`: validate and summarise; nothing connects."""
     config = read_config(args, show_warnings=True)
     if config is None:
         return EXIT_CONFIG
+    warning = client_id_warning(config, leader_elect=args.leader_elect)
+    if warning is not None:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{args.config}: OK")
     for line in summarize(config):
         print(line)

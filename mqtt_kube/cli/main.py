@@ -25,7 +25,11 @@ COMMANDS: dict[str, Command] = {
         run.run_service,
         run.add_run_arguments,
     ),
-    "check": Command("validate CONFIG and summarise it; nothing connects", check.check_config),
+    "check": Command(
+        "validate CONFIG and summarise it; nothing connects",
+        check.check_config,
+        check.add_check_arguments,
+    ),
     "rbac": Command(
         "print the least Kubernetes RBAC that CONFIG needs, as YAML for kubectl apply -f -",
         rbac.rbac_command,

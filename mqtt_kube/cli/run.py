@@ -11,6 +11,7 @@ import asyncio
 import logging
 
 from mqtt_kube.cli.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, add_config_argument, read_config
+from mqtt_kube.config.identity import client_id_warning
 from mqtt_kube.core.errors import MqttKubeError
 from mqtt_kube.core.logs import setup_logging
 
@@ -23,6 +24,9 @@ def run_service(args: argparse.Namespace) -> int:
     if config is None:
         return EXIT_CONFIG
     setup_logging(level=args.log_level or config.log_level, fmt=args.log_format)
+    warning = client_id_warning(config, leader_elect=args.leader_elect)
+    if warning is not None:
+        logger.warning("%s", warning)
     # imported here so that `check` (and --help) never load the runtime and its libraries
     from mqtt_kube.bridge import service
 

@@ -47,6 +47,7 @@ class TlsSettings:
 class MqttSettings:
     client_id: str
     availability_topic: str
+    client_id_defaulted: bool = False  # not in the file: see mqtt_kube.config.identity
     host: str = DEFAULT_MQTT_HOST
     port: int = DEFAULT_MQTT_PORT
     topic_prefix: str | None = None

@@ -7,10 +7,10 @@ prefix and client-id, TLS from `auth` and `tls` together.
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 from mqtt_kube.config import validators as v
+from mqtt_kube.config.identity import default_client_id
 from mqtt_kube.config.model import (
     DEFAULT_HTTP_BIND,
     DEFAULT_HTTP_MAX_CONNECTIONS,
@@ -59,7 +59,7 @@ def mqtt_settings(problems: Problems, section: dict[str, Any] | None) -> MqttSet
         )
     prefix = section.get("topic-prefix")
     prefix = prefix.rstrip("/") if prefix else None
-    client_id = section.get("client-id") or f"mqtt-kube-{socket.gethostname()}"
+    client_id = section.get("client-id") or default_client_id(prefix)
     given = section.get("availability-topic")
     if given:
         availability = v.join_topic(prefix, given)
@@ -74,6 +74,7 @@ def mqtt_settings(problems: Problems, section: dict[str, Any] | None) -> MqttSet
     keepalive = section.get("keepalive")
     return MqttSettings(
         client_id=client_id,
+        client_id_defaulted=not section.get("client-id"),
         availability_topic=availability,
         host=section.get("host") or DEFAULT_MQTT_HOST,
         port=port,

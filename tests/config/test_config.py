@@ -10,7 +10,6 @@ patch rules; the original example config; many problems reported at once with pa
 from __future__ import annotations
 
 import shutil
-import socket
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +22,6 @@ from mqtt_kube.config.model import DEFAULT_HTTP_BIND, Config, TlsSettings, Watch
 from mqtt_kube.config.yaml_file import LineDict, load_yaml
 from mqtt_kube.core.errors import ConfigError
 from tests.support.paths import CONFIGS, ORIGINAL_CONFIG, ORIGINAL_JOB, ORIGINAL_SYNC_JOB
-
-HOSTNAME = socket.gethostname()
 
 JELLYFIN = """
 bindings:
@@ -76,7 +73,7 @@ Getter = Callable[[Config], Any]
 DEFAULTS: list[Any] = [
     pytest.param(lambda c: c.mqtt.host, "127.0.0.1", id="mqtt.host"),
     pytest.param(lambda c: c.mqtt.port, 1883, id="mqtt.port"),
-    pytest.param(lambda c: c.mqtt.client_id, f"mqtt-kube-{HOSTNAME}", id="mqtt.client-id"),
+    pytest.param(lambda c: c.mqtt.client_id, "mqtt-kube", id="mqtt.client-id"),
     pytest.param(lambda c: c.mqtt.topic_prefix, None, id="mqtt.topic-prefix"),
     pytest.param(lambda c: c.mqtt.username, None, id="mqtt.auth.username"),
     pytest.param(lambda c: c.mqtt.password, None, id="mqtt.auth.password"),
@@ -84,7 +81,7 @@ DEFAULTS: list[Any] = [
     pytest.param(lambda c: c.mqtt.keepalive, 60, id="mqtt.keepalive"),
     pytest.param(
         lambda c: c.mqtt.availability_topic,
-        f"mqtt-kube/mqtt-kube-{HOSTNAME}/status",
+        "mqtt-kube/mqtt-kube/status",
         id="mqtt.availability-topic",
     ),
     pytest.param(lambda c: c.mqtt.max_payload, 262144, id="mqtt.max-payload"),
