@@ -22,6 +22,10 @@ DEFAULT_MQTT_HOST = "127.0.0.1"
 DEFAULT_MQTT_PORT = 1883
 DEFAULT_MQTT_TLS_PORT = 8883
 DEFAULT_KEEPALIVE = 60
+# Seconds the broker keeps the session (and the QoS 1 commands it queues) after a drop: a
+# button press is still wanted a few seconds late, not minutes later (mqtt_kube.mqtt.session).
+DEFAULT_SESSION_EXPIRY = 30
+MAX_SESSION_EXPIRY = 4_294_967_295  # the largest MQTT 5 Session Expiry Interval
 DEFAULT_MAX_PAYLOAD = 256 * 1024
 DEFAULT_HTTP_BIND = "0.0.0.0"  # noqa: S104 - a health endpoint for probes must listen on the pod IP
 DEFAULT_HTTP_PORT = 8080
@@ -56,6 +60,7 @@ class MqttSettings:
     tls: TlsSettings | None = None
     keepalive: int = DEFAULT_KEEPALIVE
     max_payload: int = DEFAULT_MAX_PAYLOAD
+    session_expiry: int = DEFAULT_SESSION_EXPIRY
 
 
 @dataclass(frozen=True)

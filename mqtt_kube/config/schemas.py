@@ -16,6 +16,7 @@ from typing import Any
 import voluptuous as vol
 
 from mqtt_kube.config import validators as v
+from mqtt_kube.config.model import MAX_SESSION_EXPIRY
 from mqtt_kube.core.hass_facts import COMPONENTS, override_problems
 
 CONF_MQTT = "mqtt"
@@ -100,6 +101,7 @@ MQTT_SCHEMA = v.Strict(
         vol.Optional("keepalive"): v.optional(v.whole_number(0, 65535)),
         vol.Optional("availability-topic"): v.optional(v.topic_name),
         vol.Optional("max-payload"): v.optional(v.whole_number(1, MAX_MQTT_PAYLOAD)),
+        vol.Optional("session-expiry"): v.optional(v.whole_number(0, MAX_SESSION_EXPIRY)),
     },
     what="mqtt",
 )

@@ -20,6 +20,7 @@ from mqtt_kube.config.model import (
     DEFAULT_MQTT_HOST,
     DEFAULT_MQTT_PORT,
     DEFAULT_MQTT_TLS_PORT,
+    DEFAULT_SESSION_EXPIRY,
     HomeAssistantSettings,
     HttpSettings,
     MqttSettings,
@@ -72,6 +73,7 @@ def mqtt_settings(problems: Problems, section: dict[str, Any] | None) -> MqttSet
         return None
     port = section.get("port") or (DEFAULT_MQTT_TLS_PORT if tls else DEFAULT_MQTT_PORT)
     keepalive = section.get("keepalive")
+    expiry = section.get("session-expiry")
     return MqttSettings(
         client_id=client_id,
         client_id_defaulted=not section.get("client-id"),
@@ -84,6 +86,7 @@ def mqtt_settings(problems: Problems, section: dict[str, Any] | None) -> MqttSet
         tls=tls,
         keepalive=DEFAULT_KEEPALIVE if keepalive is None else keepalive,
         max_payload=section.get("max-payload") or DEFAULT_MAX_PAYLOAD,
+        session_expiry=DEFAULT_SESSION_EXPIRY if expiry is None else expiry,
     )
 
 

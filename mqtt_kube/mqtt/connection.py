@@ -5,8 +5,9 @@ is that loop (the only one). Each connection announces `online` (retained) on th
 availability topic, with `offline` as its Last Will, subscribes to every topic asked for
 so far, runs the after-connect hooks (republish state, discovery), and hands each incoming
 message to one synchronous handler. Publishing never raises on a dropped link: it answers
-False and the hooks republish after the next connect. The session is persistent (a stable
-client-id, clean_session off), so the broker keeps our QoS 1 messages across a drop.
+False and the hooks republish after the next connect. The broker keeps the session, with the
+QoS 1 commands it queues for us, across a drop of up to `session-expiry` seconds and no
+longer (`mqtt_kube.mqtt.session` says how, for MQTT 5 and for 3.1.1).
 
 It deliberately knows nothing about bindings or routing: the handler decides what a
 message means, and it must not block (it runs in the receive loop, so nothing queues here).
@@ -31,6 +32,7 @@ from mqtt_kube.config.model import MqttSettings, TlsSettings
 from mqtt_kube.core.backoff import Backoff
 from mqtt_kube.core.message import ConnectHook, Message, MessageHandler
 from mqtt_kube.mqtt.client import acknowledge_now, make_client
+from mqtt_kube.mqtt.session import MQTT311, SessionPlan, SessionPolicy
 from mqtt_kube.mqtt.tls import tls_context
 
 logger = logging.getLogger(__name__)
@@ -73,6 +75,7 @@ class MqttConnection:
         self._running = False
         self._connections = 0
         self._warned_insecure = False
+        self._session = SessionPolicy(settings.session_expiry)
         # Publishes waiting for their acknowledgement; cut short when the link drops.
         self._in_flight: set[asyncio.Timeout] = set()
 
@@ -151,14 +154,25 @@ class MqttConnection:
                 started = time.monotonic()
                 connections = self._connections
                 failure: BaseException | None = None
+                plan = self._session.plan()
                 try:
-                    await self._serve(self._make_client())
+                    if plan.discard_first:
+                        await self._discard_session()
+                    await self._serve(self._make_client(plan), plan)
                 except* aiomqtt.MqttError as group:
                     failure = group.exceptions[0]
                 if failure is None:
                     continue
                 if self._closing.is_set():
                     break
+                if self._session.refused_protocol(failure):
+                    logger.info(
+                        "MQTT broker %s does not speak MQTT 5; using MQTT 3.1.1, where "
+                        "mqtt-kube ends a session %d s after a drop by itself",
+                        self.endpoint,
+                        self.settings.session_expiry,
+                    )
+                    continue
                 lost = self._connections > connections
                 if lost and time.monotonic() - started >= STABLE_SECONDS:
                     backoff.reset()
@@ -184,9 +198,15 @@ class MqttConnection:
             self._running = False
             self._stopped.set()
 
-    async def _serve(self, client: aiomqtt.Client) -> None:
+    async def _discard_session(self) -> None:
+        """MQTT 3.1.1: make the broker drop the session it holds for our client-id."""
+        async with self._make_client(SessionPlan(MQTT311, clean=True, expiry=0)):
+            pass
+
+    async def _serve(self, client: aiomqtt.Client, plan: SessionPlan) -> None:
         """One connection: from CONNACK until the link drops or `close()` is called."""
         async with client:
+            self._session.connected()
             self._connections += 1
             if self._connections > 1:
                 self.stats.reconnects += 1
@@ -201,10 +221,11 @@ class MqttConnection:
                 self._client = client
                 self._up.set()
                 logger.info(
-                    "%s MQTT broker %s as %s",
+                    "%s MQTT broker %s as %s (%s)",
                     "reconnected to" if self._connections > 1 else "connected to",
                     self.endpoint,
                     self.settings.client_id,
+                    plan.protocol_name,
                 )
                 async with asyncio.TaskGroup() as group:
                     tasks = [
@@ -224,6 +245,7 @@ class MqttConnection:
                 # On close() and on cancellation alike, say `offline` before the clean
                 # DISCONNECT: a clean disconnect makes the broker discard the Last Will.
                 self._up.clear()
+                self._session.lost()
                 if not link_lost:
                     await self._say_offline(client)
                 self._drop_link()
@@ -307,11 +329,11 @@ class MqttConnection:
             except Exception:
                 logger.exception("after-connect hook %s failed", _name(hook))
 
-    def _make_client(self) -> aiomqtt.Client:
+    def _make_client(self, plan: SessionPlan) -> aiomqtt.Client:
         # A fresh client per attempt: aiomqtt 2.5 keeps its "connected" future after an
         # unexpected disconnect, so re-entering the same client would not wait for CONNACK.
         tls = self._tls_context(self.settings.tls) if self.settings.tls else None
-        return make_client(self.settings, will_payload=OFFLINE, tls=tls)
+        return make_client(self.settings, will_payload=OFFLINE, tls=tls, plan=plan)
 
     def _tls_context(self, tls: TlsSettings) -> ssl.SSLContext:
         """Built for every attempt, so renewed certificate files are picked up."""

@@ -156,7 +156,7 @@ class Mosquitto:
     def _write_config(self) -> None:
         lines = [
             "persistence false",
-            "log_dest stdout",
+            f"log_dest file {self.log_file}",
             "log_type error",
             "log_type warning",
             "log_type notice",

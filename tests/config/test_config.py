@@ -845,7 +845,7 @@ def test_the_home_assistant_example_config_loads() -> None:
             "mqtt: {zzz: x}",
             "mqtt.zzz",
             "unknown key 'zzz' in mqtt; known keys: host, port, client-id, topic-prefix, auth,"
-            " tls, keepalive, availability-topic, max-payload",
+            " tls, keepalive, availability-topic, max-payload, session-expiry",
         ),
         ("htp: {}", "htp", "unknown key 'htp' in the configuration (did you mean 'http'?)"),
         (
