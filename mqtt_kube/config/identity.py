@@ -49,15 +49,20 @@ def client_id_warning(config: Config, *, leader_elect: bool) -> str | None:
         return None
     if mqtt.topic_prefix:
         origin = "made from mqtt.topic-prefix"
-        apart = "a second instance on this broker needs another topic-prefix or a client-id"
+        advice = (
+            "write it into the file to keep them if the prefix changes; a second instance on "
+            "this broker needs another topic-prefix or a client-id of its own"
+        )
     else:
         origin = "the fixed default"
-        apart = (
-            "two instances on one broker without topic-prefix and client-id cannot be told "
-            "apart: they would take over each other's session and entities"
+        advice = (
+            "write one into the file, since two instances without topic-prefix and client-id "
+            "cannot be told apart (on one broker they take over each other's session and "
+            "entities, in one namespace they share one Lease)"
         )
+    verb = "is" if len(named) == 1 and leader_elect else "are"
     message = (
-        f"not set, so it is {mqtt.client_id!r} ({origin}); {' and '.join(named)} are named "
-        f"after it. Write it into the file to keep them if the prefix ever changes; {apart}"
+        f"not set, so it is {mqtt.client_id!r} ({origin}); {' and '.join(named)} {verb} "
+        f"named after it; {advice}"
     )
     return str(ConfigProblem("mqtt.client-id", message, source=config.source))

@@ -116,7 +116,7 @@ def test_the_warning_says_when_two_instances_could_not_be_told_apart(
     path = tmp_path / "config.yaml"
     path.write_text("homeassistant: true\n" + NODE)
     assert main(["check", str(path)]) == 0
-    assert "two instances on one broker without topic-prefix and client-id" in (
+    assert "two instances without topic-prefix and client-id cannot be told apart" in (
         capsys.readouterr().err
     )
 
