@@ -144,7 +144,8 @@ class Binding:
         match = self._map(action.values, text, topic=action.topic, where=action.where)
         if match is None:
             return
-        verb = match.output
+        # Without a map every payload launches (the one button discovery announces for it).
+        verb = match.output if action.values.has_map else "launch"
         try:
             if verb == "launch":
                 await self._launch(action, match)

@@ -1,5 +1,6 @@
 """Kinds beyond Deployments and Jobs, end to end: a CRD found through API discovery, a
-cluster-scoped Node, a merge patch of a plain field, a payload used as its own value.
+cluster-scoped Node, a merge patch of a plain field, a payload used as its own value, an
+action without a map (every payload launches).
 """
 
 from __future__ import annotations
@@ -162,3 +163,34 @@ async def test_a_node_binding_launches_into_a_namespace_and_deletes_only_there(
             "/apis/batch/v1/namespaces/maintenance/jobs",
         ]
         assert fake_kube.get("batch/v1", "Job", "maintenance", "drain-node-1") is None
+
+
+async def test_an_action_without_a_map_launches_on_any_payload(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    fake_kube: FakeKube,
+    mqtt_probe: MqttProbe,
+    mqtt_prefix: str,
+) -> None:
+    (tmp_path / "job.yaml").write_text(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: run-\n"
+        "  annotations: {asked: '${match.input}'}\nspec:\n  template:\n    spec:\n"
+        "      restartPolicy: Never\n      containers: [{name: run, image: busybox}]\n"
+    )
+    body = (
+        "bindings:\n  - namespace: batch\n    resource: Job\n    name: run\n    action:\n"
+        "      topic: run/press\n      launch: !relpath job.yaml\n"
+    )
+    config = write_config(
+        tmp_path, body, broker=mosquitto, fake=fake_kube, prefix=mqtt_prefix, client_id="press"
+    )
+    async with running_service(config) as service:
+        await mqtt_probe.publish(f"{mqtt_prefix}/run/press", "PRESS")  # the button's payload
+        await mqtt_probe.publish(f"{mqtt_prefix}/run/press", "anything")
+        await until(lambda: service.counters.launches + service.counters.failed >= 2)
+        assert service.counters.failed == 0
+        jobs = fake_kube.objects("batch/v1", "Job", "batch")
+        assert sorted(job["metadata"]["annotations"]["asked"] for job in jobs) == [
+            "PRESS",
+            "anything",
+        ]
