@@ -2,27 +2,28 @@
 
 mqtt-kube's tests, `make bench` and `make demo` need a Kubernetes API without a cluster.
 `FakeKube` serves plain HTTP on a loopback port and behaves like the real API server where
-mqtt-kube depends on it: discovery, list and watch with resourceVersions, bookmarks and 410
-Expired, create/replace/patch/delete with the real error `Status` bodies, /scale and
-/status subresources, and a toy controller that fills in status. Tests drive it directly
-(`put`, `patch`, `delete`, `complete_job`), observe it (`requests`, `open_watches`) and
-disturb it (`fail_next`, `compact`, `cut_watches`, `latency`).
+mqtt-kube depends on it: discovery, list (in pages) and watch with resourceVersions,
+bookmarks and 410 Expired, create/replace/patch/delete with the real error `Status` bodies,
+the fields each kind really has (`fieldValidation`), /scale and /status only where the kind
+has them, bearer tokens that expire, and a toy controller that fills in status. Tests drive
+it directly (`put`, `patch`, `delete`, `complete_job`), observe it (`requests`,
+`open_watches`) and disturb it (`fail_next`, `hang`, `compact`, `cut_watches`, `latency`,
+`expire_token`, `refuse_connections`).
 
 It deliberately has no authorization rules, no admission beyond what mqtt-kube relies on
-(names, replicas), no pods, and no persistence: everything lives in memory.
+(names, replicas, known fields), no pods, and no persistence: everything lives in memory.
 
-Run it alone for demos: `python -m mqtt_kube.testing.fakekube --port 8081 --objects x.yaml`.
+Run it alone for demos: `python -m mqtt_kube.testing.fakekube --port 8081 --objects x.yaml`
+(`mqtt_kube.testing.fakekube_cli`).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
-import signal
+import socket
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
@@ -30,12 +31,14 @@ from typing import Any, Final, Self
 import yaml
 from aiohttp import web
 
+from mqtt_kube.testing.fakekube_admission import known_fields_only
 from mqtt_kube.testing.fakekube_controller import Controller
 from mqtt_kube.testing.fakekube_http import KubeHttp
 from mqtt_kube.testing.fakekube_ops import copy_json
 from mqtt_kube.testing.fakekube_ops import merge_patch as apply_merge_patch
 from mqtt_kube.testing.fakekube_requests import RecordedRequest
 from mqtt_kube.testing.fakekube_resources import Resource, StatusError
+from mqtt_kube.testing.fakekube_schema import ANY, schema_tree
 from mqtt_kube.testing.fakekube_store import Store
 
 __all__ = ["FakeKube", "RecordedRequest", "StatusError"]
@@ -55,6 +58,19 @@ def _copy(obj: JsonObject) -> JsonObject:
     return copied
 
 
+def _strictly(resource: Resource, obj: JsonObject, *, patch: bool) -> JsonObject:
+    """`obj`, refused when it has a field its kind does not (what `put` and `patch` allow)."""
+    checked, _ = known_fields_only(
+        obj,
+        tree=resource.tree,
+        kind=resource.kind,
+        version=resource.version,
+        directive="Strict",
+        patch=patch,
+    )
+    return checked
+
+
 class FakeKube(KubeHttp):
     """An in-memory Kubernetes API server on 127.0.0.1; `async with FakeKube() as fake:`."""
 
@@ -69,9 +85,10 @@ class FakeKube(KubeHttp):
     ) -> None:
         """Describe the server; nothing listens until `start()`.
 
-        With `token`, requests without `Authorization: Bearer <token>` get 401. Watches
-        asked to allow bookmarks get one every `bookmark_interval` seconds. A watch may
-        resume from any of the last `history_limit` events.
+        With `token` (or once `issue_token` is called), requests without a valid
+        `Authorization: Bearer <token>` get 401. Watches asked to allow bookmarks get one
+        every `bookmark_interval` seconds. A watch may resume from any of the last
+        `history_limit` events.
         """
         super().__init__(Store(history_limit=history_limit), token=token)
         self.bookmark_interval = bookmark_interval
@@ -79,6 +96,8 @@ class FakeKube(KubeHttp):
         self._controller = Controller(self.store, delay=controller_delay)
         self._controller.enabled = controller
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
+        self._address: tuple[str, int] = (HOST, 0)
         self._bookmarks: asyncio.Task[None] | None = None
 
     # Lifecycle
@@ -95,11 +114,10 @@ class FakeKube(KubeHttp):
             handler_cancellation=True,
         )
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
         self._runner = runner
-        bound = runner.addresses[0]
-        self.url = f"http://{bound[0]}:{bound[1]}"
+        self._address = (host, port)
+        await self.accept_connections()
+        self.url = f"http://{self._address[0]}:{self._address[1]}"
         if self.bookmark_interval > 0:
             self._bookmarks = asyncio.create_task(self._tick_bookmarks(), name="fakekube-bookmarks")
         if self._controller.enabled:
@@ -108,17 +126,37 @@ class FakeKube(KubeHttp):
         return self.url
 
     async def stop(self) -> None:
-        """Cut every watch stream, then stop listening."""
+        """Answer held requests, cut every watch stream, then stop listening."""
         self._controller.cancel()
         if self._bookmarks is not None:
             self._bookmarks.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._bookmarks
             self._bookmarks = None
+        self.release_hung()
         await self.cut_watches()
+        self.refuse_connections()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    def refuse_connections(self) -> None:
+        """Stop accepting connections (they are refused); the open ones go on being served."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    async def accept_connections(self) -> None:
+        """Listen again, on the same address, after `refuse_connections()`."""
+        if self._runner is None:
+            raise RuntimeError("start the fake API server first")
+        if self._listener is None:
+            server = self._runner.server
+            assert server is not None  # set up by start()
+            self._listener = await asyncio.get_running_loop().create_server(
+                server, *self._address, family=socket.AF_INET, reuse_address=True
+            )
+            self._address = self._listener.sockets[0].getsockname()[:2]
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -137,15 +175,26 @@ class FakeKube(KubeHttp):
             await asyncio.sleep(self.bookmark_interval)
             self.send_bookmarks()
 
-    def write_kubeconfig(self, path: Path | str, *, namespace: str = "default") -> Path:
-        """Write a kubeconfig pointing at this server (current context, bearer token)."""
+    def write_kubeconfig(
+        self,
+        path: Path | str,
+        *,
+        namespace: str = "default",
+        user: JsonObject | None = None,
+    ) -> Path:
+        """Write a kubeconfig pointing at this server (current context, bearer token).
+
+        `user` replaces the user entry (an `exec` plugin, a `tokenFile`, ...).
+        """
         if not self.url:
             raise RuntimeError("start the fake API server before writing its kubeconfig")
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "fakekube", "cluster": {"server": self.url}}],
-            "users": [{"name": "fakekube", "user": {"token": self.token or DEFAULT_BEARER}}],
+            "users": [
+                {"name": "fakekube", "user": user or {"token": self.token or DEFAULT_BEARER}}
+            ],
             "contexts": [
                 {
                     "name": "fakekube",
@@ -182,6 +231,19 @@ class FakeKube(KubeHttp):
     def history_limit(self) -> int:
         return self.store.history_limit
 
+    # Credentials
+
+    def issue_token(self, *, lifetime: float | None = None) -> str:
+        """A new bearer token the server accepts, for `lifetime` seconds or until expired.
+
+        From the first one on, requests without a valid token get 401.
+        """
+        return self.tokens.issue(lifetime=lifetime)
+
+    def expire_token(self, token: str) -> None:
+        """Refuse `token` (401) from now on, as an expired credential is."""
+        self.tokens.expire(token)
+
     # Resources, history and bookmarks
 
     def add_resource(
@@ -194,8 +256,11 @@ class FakeKube(KubeHttp):
         namespaced: bool = True,
         status: bool = True,
         scale: bool = False,
+        schema: JsonObject | None = None,
     ) -> None:
-        """Serve a custom resource (as a CRD would), with /status and optionally /scale."""
+        """Serve a custom resource as a CRD would: /status (`subresources.status`) and /scale
+        when asked, its fields from `schema` (an `openAPIV3Schema`; None keeps every field,
+        as `x-kubernetes-preserve-unknown-fields: true` on the whole object would)."""
         if not group or not version or not kind or not plural:
             raise ValueError("add_resource needs a group, a version, a kind and a plural")
         self.store.add(
@@ -208,6 +273,7 @@ class FakeKube(KubeHttp):
                 status=status,
                 scale=scale,
                 custom=True,
+                tree=ANY if schema is None else schema_tree(schema),
             )
         )
 
@@ -227,12 +293,15 @@ class FakeKube(KubeHttp):
     # Direct state access: each call emits the watch events a request would
 
     def put(self, obj: JsonObject) -> JsonObject:
-        """Create or replace an object (status included); apiVersion and kind pick the resource."""
+        """Create or replace an object (status included); apiVersion and kind pick the resource.
+
+        A field its kind does not have is refused (400), as a strict request would be.
+        """
         api_version, kind = obj.get("apiVersion"), obj.get("kind")
         if not isinstance(api_version, str) or not isinstance(kind, str):
             raise StatusError.bad_request(f"put(): the object needs apiVersion and kind: {obj!r}")
         resource = self.store.by_kind(api_version, kind)
-        body = _copy(obj)
+        body = _strictly(resource, _copy(obj), patch=False)
         metadata = body.get("metadata") or {}
         name = metadata.get("name")
         namespace = metadata.get("namespace") or "default"
@@ -274,6 +343,7 @@ class FakeKube(KubeHttp):
             raise StatusError.not_found(resource, name)
         patched = apply_merge_patch(current, merge_patch)
         assert isinstance(patched, dict)  # a dict patched with a dict stays a dict
+        patched = _strictly(resource, patched, patch=True)
         stored = self.store.update(
             resource, namespace, name, patched, part="all", check_version=False
         )
@@ -295,76 +365,7 @@ class FakeKube(KubeHttp):
         return _copy(self._controller.finish_job(namespace, name, succeeded=False))
 
 
-def load_objects(path: Path) -> list[JsonObject]:
-    """Kubernetes objects from a (multi-document) YAML file; `kind: List` is unpacked."""
-    try:
-        documents = list(yaml.safe_load_all(path.read_text()))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: {exc}") from exc
-    objects: list[JsonObject] = []
-    for index, document in enumerate(documents):
-        if document is None:
-            continue
-        items = document.get("items") if isinstance(document, dict) else None
-        if isinstance(document, dict) and document.get("kind") == "List":
-            candidates = items if isinstance(items, list) else []
-        else:
-            candidates = [document]
-        for obj in candidates:
-            if not isinstance(obj, dict) or not obj.get("apiVersion") or not obj.get("kind"):
-                raise ValueError(
-                    f"{path}: document {index + 1}: "
-                    "not a Kubernetes object with apiVersion and kind"
-                )
-            objects.append(obj)
-    return objects
-
-
-async def serve(*, port: int, objects: list[JsonObject], kubeconfig: Path | None) -> None:
-    """Run the fake API server until SIGINT (Ctrl-C) or SIGTERM."""
-    fake = FakeKube()
-    for index, obj in enumerate(objects):
-        try:
-            fake.put(obj)
-        except StatusError as exc:
-            raise ValueError(f"object {index + 1}: {exc}") from exc
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
-    await fake.start(port=port)
-    try:
-        if kubeconfig is not None:
-            fake.write_kubeconfig(kubeconfig)
-            print(f"kubeconfig written to {kubeconfig}", flush=True)
-        print(f"fake Kubernetes API server on {fake.url} (Ctrl-C stops it)", flush=True)
-        await stopping.wait()
-    finally:
-        await fake.stop()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m mqtt_kube.testing.fakekube",
-        description="Run the fake Kubernetes API server on 127.0.0.1 until Ctrl-C.",
-    )
-    parser.add_argument("--port", type=int, default=8081, help="port to listen on (0: any)")
-    parser.add_argument("--objects", type=Path, help="YAML file of objects to start with")
-    parser.add_argument("--kubeconfig", type=Path, help="write a kubeconfig for it here")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        objects = load_objects(args.objects) if args.objects else []
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        asyncio.run(serve(port=args.port, objects=objects, kubeconfig=args.kubeconfig))
-    except ValueError as exc:
-        print(f"error: {args.objects}: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
 if __name__ == "__main__":
+    from mqtt_kube.testing.fakekube_cli import main
+
     sys.exit(main())

@@ -2,7 +2,9 @@
 
 The real API server refuses a wrong kind or apiVersion for the URL, a namespace that
 contradicts the URL or is no RFC 1123 label, and negative or non-integer replicas; it
-defaults `spec.replicas` and always reports a DaemonSet's four status counts. So does this.
+defaults `spec.replicas` and always reports a DaemonSet's four status counts. It drops the
+fields a kind does not have, with a `Warning` header, or refuses them under
+`fieldValidation=Strict` (`fakekube_schema` knows the fields). So does this.
 """
 
 from __future__ import annotations
@@ -12,6 +14,15 @@ import re
 from typing import Any, Final
 
 from mqtt_kube.testing.fakekube_resources import Resource, StatusError
+from mqtt_kube.testing.fakekube_schema import (
+    DIRECTIVES,
+    Directive,
+    FieldTree,
+    pruned,
+    strict_message,
+    unknown_fields,
+    warning_header,
+)
 
 JsonObject = dict[str, Any]
 
@@ -111,3 +122,43 @@ def check_replicas(value: object, *, kind: str, name: str, group: str) -> None:
     raise StatusError.invalid(
         kind=kind, name=name, group=group, field="spec.replicas", problem=problem
     )
+
+
+def field_validation(query: dict[str, str]) -> Directive:
+    """The request's `fieldValidation`, refused with 400 when the server does not know it."""
+    given = query.get("fieldValidation") or "Warn"  # the real server's default
+    for known in DIRECTIVES:
+        if given == known:
+            return known
+    supported = ", ".join(f'"{d}"' for d in DIRECTIVES)
+    raise StatusError.bad_request(
+        f'fieldValidation: Unsupported value: "{given}": supported values: {supported}'
+    )
+
+
+def known_fields_only(
+    obj: JsonObject,
+    *,
+    tree: FieldTree,
+    kind: str,
+    version: str,
+    directive: Directive,
+    patch: bool,
+) -> tuple[JsonObject, list[str]]:
+    """`obj` without the fields `tree` does not have, and the `Warning` headers to send.
+
+    Under `Strict` an unknown field is refused instead: a patch with 422 (the patched
+    object does not decode), a body sent whole with 400, in the real server's words.
+    """
+    paths = unknown_fields(tree, obj)
+    if not paths:
+        return obj, []
+    if directive == "Strict":
+        problem = strict_message(paths)
+        if patch:
+            raise StatusError.invalid_patch(obj, problem)
+        raise StatusError.bad_request(
+            f'{kind} in version "{version}" cannot be handled as a {kind}: {problem}'
+        )
+    warnings = [] if directive == "Ignore" else [warning_header(path) for path in paths]
+    return pruned(obj, paths), warnings

@@ -1,10 +1,10 @@
-"""The HTTP face of the fake Kubernetes API server: routing, verbs, watch streams, faults.
+"""The HTTP face of the fake Kubernetes API server: routing, verbs, pages, faults.
 
 One catch-all aiohttp handler parses the URL the way the real API server lays it out
 (discovery, collections, objects, /scale and /status), so every unknown path or verb still
 gets a Kubernetes `Status` body. Around it sit what tests and benchmarks need to observe and
-disturb the server: the request log, injected failures, latency, and watch streams that
-can be counted and cut.
+disturb the server: the request log, bearer tokens, injected failures, held requests,
+latency, and watch streams (`fakekube_streams`) that can be counted and cut.
 """
 
 from __future__ import annotations
@@ -16,11 +16,16 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from mqtt_kube.testing.fakekube_admission import check_replicas
+from mqtt_kube.testing.fakekube_admission import (
+    check_replicas,
+    field_validation,
+    known_fields_only,
+)
 from mqtt_kube.testing.fakekube_discovery import discovery, resource_list
+from mqtt_kube.testing.fakekube_guards import Faults, Hangs, Tokens
 from mqtt_kube.testing.fakekube_ops import FieldSelector, LabelSelector
+from mqtt_kube.testing.fakekube_pages import Continue, one_page
 from mqtt_kube.testing.fakekube_requests import (
-    Fault,
     RecordedRequest,
     delete_options,
     is_true,
@@ -35,20 +40,16 @@ from mqtt_kube.testing.fakekube_resources import (
     StatusError,
     deleted_status,
 )
+from mqtt_kube.testing.fakekube_schema import model_tree
 from mqtt_kube.testing.fakekube_store import Store, UpdatePart
-from mqtt_kube.testing.fakekube_watchers import ERROR, Watcher, encode_event, without_type
+from mqtt_kube.testing.fakekube_streams import WatchStreams, int_param
+from mqtt_kube.testing.fakekube_watchers import without_type
 
 logger = logging.getLogger(__name__)
 
 JsonObject = dict[str, Any]
 
-CUT_TIMEOUT: Final = 2.0  # seconds to wait for cut streams' handlers to return
-
-
-@dataclass(frozen=True)
-class _Stream:
-    task: asyncio.Task[Any] | None
-    transport: asyncio.Transport | None
+SCALE_TREE: Final = model_tree("V1Scale")
 
 
 @dataclass(frozen=True)
@@ -66,17 +67,37 @@ class KubeHttp:
 
     def __init__(self, store: Store, *, token: str | None) -> None:
         self.store = store
-        self.token = token
+        self.tokens = Tokens(token)
         self.latency = 0.0
         self.requests: list[RecordedRequest] = []
-        self.watch_requests = 0
-        self.max_open_watches = 0
-        self._faults: list[Fault] = []
-        self._streams: dict[Watcher, _Stream] = {}
+        self.streams = WatchStreams(store)
+        self._faults = Faults()
+        self._hangs = Hangs()
+
+    @property
+    def token(self) -> str | None:
+        """The first bearer token the server accepts (None: it accepts any request)."""
+        return self.tokens.first
 
     @property
     def open_watches(self) -> int:
-        return len(self._streams)
+        return self.streams.open
+
+    @property
+    def max_open_watches(self) -> int:
+        return self.streams.max_open
+
+    @max_open_watches.setter
+    def max_open_watches(self, value: int) -> None:
+        self.streams.max_open = value
+
+    @property
+    def watch_requests(self) -> int:
+        return self.streams.requests
+
+    @watch_requests.setter
+    def watch_requests(self, value: int) -> None:
+        self.streams.requests = value
 
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -106,62 +127,63 @@ class KubeHttp:
         path_contains: str | None = None,
     ) -> None:
         """Answer the next `count` matching requests with `status` and a Status body."""
-        if count < 1 or not 400 <= status <= 599:
-            raise ValueError(
-                f"fail_next needs count >= 1 and an error status, not {count}, {status}"
-            )
-        self._faults.append(Fault(count, status, method, path_contains))
+        self._faults.add(count, status=status, method=method, path_contains=path_contains)
+
+    def hang(
+        self,
+        *,
+        method: str | None = None,
+        path_contains: str | None = None,
+        token: str | None = None,
+    ) -> None:
+        """Hold every matching request without an answer until `release_hung()`.
+
+        `token` picks the requests of one client (the bearer token it sends).
+        """
+        self._hangs.add(method=method, path_contains=path_contains, token=token)
+
+    def release_hung(self) -> None:
+        """Answer the held requests (late) and hold no more."""
+        self._hangs.release()
+
+    @property
+    def hanging(self) -> int:
+        """How many requests are held right now."""
+        return self._hangs.held
 
     async def cut_watches(self) -> None:
         """Drop every open watch connection mid-stream, as a broken network would."""
-        streams = list(self._streams.items())
-        self._streams.clear()
-        for watcher, stream in streams:
-            self.store.close_watch(watcher)
-            watcher.cut()
-            if stream.transport is not None:
-                stream.transport.abort()
-        tasks = [stream.task for _, stream in streams if stream.task is not None]
-        if tasks:
-            await asyncio.wait(tasks, timeout=CUT_TIMEOUT)
+        await self.streams.cut()
 
     # Request handling
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         parsed, body = parse_body(await request.read())
         content_type = request.headers.get("Content-Type")
+        scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
         recorded = RecordedRequest(
             method=request.method,
             path=request.path,
             query=dict(request.query),
             content_type=content_type.split(";")[0].strip().lower() if content_type else None,
             body=body,
+            token=bearer if scheme == "Bearer" else None,
+            headers=dict(request.headers),
         )
         self.requests.append(recorded)
         if self.latency > 0:
             await asyncio.sleep(self.latency)
         try:
-            self._authorize(request)
-            self._inject_fault(recorded)
+            self.tokens.check(request.headers.get("Authorization"))
+            await self._hangs.wait(recorded)
+            self._faults.inject(recorded)
             return await self._route(request, recorded, parsed=parsed)
         except StatusError as exc:
+            logger.debug("%s %s: %d %s", request.method, request.path, exc.code, exc.note)
             return json_response(exc.status(), exc.code)
         except Exception as exc:
             logger.exception("fake API server failed on %s %s", request.method, request.path)
             return json_response(StatusError(500, f"fake API server error: {exc}").status(), 500)
-
-    def _authorize(self, request: web.Request) -> None:
-        expected = None if self.token is None else f"Bearer {self.token}"
-        if expected is not None and request.headers.get("Authorization") != expected:
-            raise StatusError.unauthorized()
-
-    def _inject_fault(self, request: RecordedRequest) -> None:
-        for fault in self._faults:
-            if fault.matches(request):
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._faults.remove(fault)
-                raise StatusError.for_code(fault.status)
 
     async def _route(
         self, request: web.Request, recorded: RecordedRequest, *, parsed: bool
@@ -220,17 +242,25 @@ class KubeHttp:
             labels = LabelSelector.parse(query.get("labelSelector", ""))
             fields = FieldSelector.parse(query.get("fieldSelector", ""))
             if is_true(query.get("watch")):
-                return await self._watch(request, target, labels=labels, fields=fields)
-            items = self.store.items(resource, namespace, labels=labels, fields=fields)
-            return json_response(self._list(resource, items))
+                return await self.streams.serve(
+                    request, resource, namespace, labels=labels, fields=fields
+                )
+            return json_response(self._list(resource, namespace, query, labels, fields))
         if resource.namespaced and namespace is None:
             raise StatusError.method_not_allowed()
         if recorded.method == "POST":
-            body = object_body(parsed, recorded.body)
+            body, warnings = known_fields_only(
+                object_body(parsed, recorded.body),
+                tree=resource.tree,
+                kind=resource.kind,
+                version=resource.version,
+                directive=field_validation(query),
+                patch=False,
+            )
             created = self.store.create(
                 resource, body, namespace=namespace, keep_status=not resource.status
             )
-            return json_response(created, 201)
+            return json_response(created, 201, warnings=warnings)
         if recorded.method == "DELETE":
             delete_options(recorded)
             labels = LabelSelector.parse(query.get("labelSelector", ""))
@@ -242,83 +272,51 @@ class KubeHttp:
                 )
                 for obj in doomed
             ]
-            return json_response(self._list(resource, deleted))
+            return json_response(self._listing(resource, deleted))
         raise StatusError.method_not_allowed()
 
-    def _list(self, resource: Resource, items: list[JsonObject]) -> JsonObject:
+    def _list(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        query: dict[str, str],
+        labels: LabelSelector,
+        fields: FieldSelector,
+    ) -> JsonObject:
+        """A list, or one page of it with `limit` and `continue` (`fakekube_pages`)."""
+        limit = int_param(query, "limit")
+        token = query.get("continue")
+        if token:
+            if query.get("resourceVersion"):
+                raise StatusError.bad_request(
+                    "specifying resource version is not allowed when using continue"
+                )
+            where = Continue.decode(token)
+            version, after = where.resource_version, where.after
+            items = self.store.items_at(resource, namespace, version, labels=labels, fields=fields)
+        else:
+            version, after = int(self.store.resource_version), None
+            items = self.store.items(resource, namespace, labels=labels, fields=fields)
+        page, metadata = one_page(
+            items,
+            resource_version=version,
+            after=after,
+            limit=limit,
+            counted=not labels and not fields,
+        )
+        return self._listing(resource, page, metadata)
+
+    def _listing(
+        self, resource: Resource, items: list[JsonObject], metadata: JsonObject | None = None
+    ) -> JsonObject:
+        if metadata is None:
+            metadata = {"resourceVersion": self.store.resource_version}
         return {
             "kind": f"{resource.kind}List",
             "apiVersion": resource.api_version,
-            "metadata": {"resourceVersion": self.store.resource_version},
+            "metadata": metadata,
             "items": [without_type(obj) for obj in items],
         }
-
-    async def _watch(
-        self,
-        request: web.Request,
-        target: _Target,
-        *,
-        labels: LabelSelector,
-        fields: FieldSelector,
-    ) -> web.StreamResponse:
-        self.watch_requests += 1
-        query = request.query
-        since = self._int_param(query, "resourceVersion") or None  # "0": start from now
-        timeout = self._int_param(query, "timeoutSeconds") or None
-        watcher = Watcher(
-            target.resource,
-            target.namespace,
-            labels=labels,
-            fields=fields,
-            bookmarks=is_true(query.get("allowWatchBookmarks")),
-        )
-        expired: StatusError | None = None
-        try:
-            self.store.open_watch(watcher, since)
-        except StatusError as exc:
-            expired = exc
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        response.enable_chunked_encoding()
-        if expired is not None:
-            # As the real server does: 200, then one ERROR event carrying the 410 Status.
-            await response.prepare(request)
-            await response.write(encode_event(ERROR, expired.status()))
-            await response.write_eof()
-            return response
-        self._streams[watcher] = _Stream(asyncio.current_task(), request.transport)
-        self.max_open_watches = max(self.max_open_watches, self.open_watches)
-        cut = False
-        try:
-            await response.prepare(request)
-            async with asyncio.timeout(timeout):
-                while (line := await watcher.queue.get()) is not None:
-                    await response.write(line)
-            cut = True
-        except TimeoutError:
-            pass  # timeoutSeconds reached: end the stream cleanly
-        except ConnectionError:
-            cut = True  # the client went away
-        finally:
-            self.store.close_watch(watcher)
-            self._streams.pop(watcher, None)
-        if not cut:
-            await response.write_eof()
-        return response
-
-    @staticmethod
-    def _int_param(query: Any, name: str) -> int:
-        value = query.get(name)
-        if value is None or value == "":
-            return 0
-        try:
-            number = int(value)
-        except ValueError:
-            number = -1
-        if number < 0:
-            raise StatusError.bad_request(
-                f"{name}: Invalid value: {value!r}: must be a number >= 0"
-            )
-        return number
 
     # Objects and subresources
 
@@ -348,8 +346,16 @@ class KubeHttp:
             body = object_body(parsed, recorded.body)
         else:
             body = patched(recorded, current, parsed=parsed, custom=resource.custom)
+        body, warnings = known_fields_only(
+            body,
+            tree=resource.tree,
+            kind=resource.kind,
+            version=resource.version,
+            directive=field_validation(recorded.query),
+            patch=method == "PATCH",
+        )
         updated = self.store.update(resource, namespace, name, body, part=part, check_version=True)
-        return json_response(updated)
+        return json_response(updated, warnings=warnings)
 
     def _scale(
         self, recorded: RecordedRequest, target: _Target, *, parsed: bool
@@ -367,6 +373,14 @@ class KubeHttp:
             scale = object_body(parsed, recorded.body)
         else:
             scale = patched(recorded, view, parsed=parsed, custom=False)
+        scale, warnings = known_fields_only(
+            scale,
+            tree=SCALE_TREE,
+            kind="Scale",
+            version="v1",
+            directive=field_validation(recorded.query),
+            patch=recorded.method == "PATCH",
+        )
         replicas = (scale.get("spec") or {}).get("replicas", 0)
         check_replicas(replicas, kind="Scale", name=name, group="autoscaling")
         metadata = dict(current["metadata"])
@@ -381,4 +395,4 @@ class KubeHttp:
         updated = self.store.update(
             resource, namespace, name, body, part="main", check_version=True
         )
-        return json_response(scale_view(updated))
+        return json_response(scale_view(updated), warnings=warnings)

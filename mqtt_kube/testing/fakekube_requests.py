@@ -1,13 +1,14 @@
 """Requests and responses of the fake Kubernetes API server, apart from any state.
 
-The request log's entries, injected faults, bodies read as the real server reads them,
-Status responses, a patch applied by its Content-Type, DeleteOptions, and the Scale view.
+The request log's entries, bodies read as the real server reads them, Status responses, a
+patch applied by its Content-Type, DeleteOptions, and the Scale view.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from aiohttp import web
@@ -33,33 +34,24 @@ class RecordedRequest:
     query: dict[str, str]
     content_type: str | None
     body: Any  # parsed JSON, or None (no body, or not JSON)
-
-
-@dataclass
-class Fault:
-    """Answer the next `remaining` matching requests with `status`."""
-
-    remaining: int
-    status: int
-    method: str | None
-    path_contains: str | None
-
-    def matches(self, request: RecordedRequest) -> bool:
-        return (self.method is None or self.method == request.method) and (
-            self.path_contains is None or self.path_contains in request.path
-        )
+    token: str | None = None  # the bearer token it carried
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def is_true(value: str | None) -> bool:
     return value is not None and value.lower() in _TRUE
 
 
-def json_response(body: object, status: int = 200) -> web.Response:
-    return web.Response(
+def json_response(body: object, status: int = 200, *, warnings: Sequence[str] = ()) -> web.Response:
+    """A JSON answer; each of `warnings` becomes a `Warning` header."""
+    response = web.Response(
         status=status,
         body=json.dumps(body, separators=(",", ":")).encode(),
         content_type="application/json",
     )
+    for warning in warnings:
+        response.headers.add("Warning", warning)
+    return response
 
 
 def parse_body(raw: bytes) -> tuple[bool, Any]:

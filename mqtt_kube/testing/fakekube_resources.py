@@ -8,17 +8,17 @@ same failures it would see against a cluster.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from mqtt_kube.core.kinds import BUILTIN_KINDS
+from mqtt_kube.testing.fakekube_schema import ANY, FieldTree, builtin_tree, has_status
 
 JsonObject = dict[str, Any]
 
 VERBS: Final = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 SUBRESOURCE_VERBS: Final = ["get", "patch", "update"]
-# Built-in kinds whose real API has no /status subresource.
-_NO_STATUS: Final = frozenset({"ConfigMap", "Secret", "Lease"})
 _REASONS: Final = {
     400: "BadRequest",
     401: "Unauthorized",
@@ -48,6 +48,7 @@ class Resource:
     status: bool = True  # has a /status subresource
     scale: bool = False  # has a /scale subresource
     custom: bool = False  # registered like a CRD: no strategic merge patch
+    tree: FieldTree = field(default=ANY, compare=False)  # the fields its objects may have
 
     @property
     def api_version(self) -> str:
@@ -109,19 +110,27 @@ class Resource:
 
 
 def builtin_resources() -> list[Resource]:
-    """The kinds of `mqtt_kube.core.kinds.BUILTIN_KINDS`, with the subresources they really have."""
-    return [
-        Resource(
-            group=info.group,
-            version=info.version,
-            kind=info.kind,
-            plural=info.plural,
-            namespaced=info.namespaced,
-            status=info.kind not in _NO_STATUS,
-            scale=info.scalable,
+    """The kinds of `mqtt_kube.core.kinds.BUILTIN_KINDS`, with the subresources they really have.
+
+    A kind has /status exactly when its type has a `status` field (ConfigMap, Secret and
+    Lease have none).
+    """
+    resources = []
+    for info in BUILTIN_KINDS.values():
+        tree = builtin_tree(info.kind, info.version)
+        resources.append(
+            Resource(
+                group=info.group,
+                version=info.version,
+                kind=info.kind,
+                plural=info.plural,
+                namespaced=info.namespaced,
+                status=has_status(tree),
+                scale=info.scalable,
+                tree=tree,
+            )
         )
-        for info in BUILTIN_KINDS.values()
-    ]
+    return resources
 
 
 class StatusError(Exception):
@@ -134,12 +143,14 @@ class StatusError(Exception):
         *,
         reason: str | None = None,
         details: JsonObject | None = None,
+        note: str = "",
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.reason = reason or _REASONS.get(code, "Unknown")
         self.details = details
+        self.note = note or message  # for the fake's own log: what the body may not say
 
     def status(self) -> JsonObject:
         """The `Status` object the real API server sends for this error."""
@@ -229,8 +240,31 @@ class StatusError(Exception):
 
     @classmethod
     def unprocessable(cls, message: str) -> StatusError:
-        """422 for a patch that cannot be applied (what the real server says for JSON patch)."""
-        return cls(422, message, details={})
+        """422 for a JSON patch the server cannot apply.
+
+        The real server keeps the reason to itself: its message is always the same sentence
+        and its details are empty, whatever operation failed (`message` goes to our log).
+        """
+        return cls(
+            422,
+            "the server rejected our request due to an error in our request",
+            details={},
+            note=message,
+        )
+
+    @classmethod
+    def invalid_patch(cls, patched: JsonObject, problem: str) -> StatusError:
+        """422 for a patched object the server cannot decode (an unknown field, strictly)."""
+        cause = (
+            f"Invalid value: {json.dumps(json.dumps(patched, separators=(',', ':')))}: {problem}"
+        )
+        return cls(
+            422,
+            f'"" is invalid: patch: {cause}',
+            details={
+                "causes": [{"reason": "FieldValueInvalid", "message": cause, "field": "patch"}]
+            },
+        )
 
 
 def deleted_status(resource: Resource, obj: JsonObject) -> JsonObject:

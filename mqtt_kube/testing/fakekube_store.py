@@ -22,6 +22,7 @@ from mqtt_kube.testing.fakekube_admission import (
     type_meta_checked,
 )
 from mqtt_kube.testing.fakekube_ops import FieldSelector, LabelSelector
+from mqtt_kube.testing.fakekube_pages import EXPIRED_CONTINUE
 from mqtt_kube.testing.fakekube_resources import Resource, StatusError, builtin_resources
 from mqtt_kube.testing.fakekube_watchers import (
     ADDED,
@@ -116,6 +117,44 @@ class Store:
                 if (not labels or labels.matches(obj)) and (not fields or fields.matches(obj)):
                     found.append(obj)
         return found
+
+    def items_at(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        version: int,
+        *,
+        labels: LabelSelector,
+        fields: FieldSelector,
+    ) -> list[JsonObject]:
+        """`items` as they were at resourceVersion `version`, rebuilt from the history.
+
+        410 Expired once that version is older than the history kept (as a `continue`
+        token from before a compaction gets).
+        """
+        if version < self._resumable_from:
+            raise StatusError.expired(EXPIRED_CONTINUE)
+        state = {
+            (obj["metadata"].get("namespace", ""), obj["metadata"]["name"]): obj
+            for obj in self.items(resource, None)
+        }
+        for event in reversed(self._history):
+            if event.resource_version <= version:
+                break
+            if event.resource.key != resource.key:
+                continue
+            key = (event.namespace, event.obj["metadata"]["name"])
+            if event.type == ADDED:
+                state.pop(key, None)
+            elif event.prev is not None:
+                state[key] = event.prev
+        return [
+            state[key]
+            for key in sorted(state)
+            if (namespace is None or not resource.namespaced or key[0] == namespace)
+            and labels.matches(state[key])
+            and fields.matches(state[key])
+        ]
 
     # Writes
 

@@ -27,7 +27,8 @@ from kubernetes_asyncio import config as k8s_config
 from kubernetes_asyncio import watch as k8s_watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from mqtt_kube.testing.fakekube import FakeKube, StatusError, load_objects, main
+from mqtt_kube.testing.fakekube import FakeKube, StatusError
+from mqtt_kube.testing.fakekube_cli import load_objects, main
 from mqtt_kube.testing.fakekube_ops import FieldSelector, LabelSelector, json_patch, merge_patch
 from tests.support.waiting import until
 
