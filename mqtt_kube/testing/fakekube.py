@@ -13,8 +13,7 @@ it directly (`put`, `patch`, `delete`, `complete_job`), observe it (`requests`,
 It deliberately has no authorization rules, no admission beyond what mqtt-kube relies on
 (names, replicas, known fields), no pods, and no persistence: everything lives in memory.
 
-Run it alone for demos: `python -m mqtt_kube.testing.fakekube --port 8081 --objects x.yaml`
-(`mqtt_kube.testing.fakekube_cli`).
+Run it alone for demos: `python -m mqtt_kube.testing.fakekube_cli --port 8081 --objects x.yaml`.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 import socket
-import sys
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
@@ -364,8 +362,3 @@ class FakeKube(KubeHttp):
         """Finish a Job in failure: failed=1 and a Failed condition."""
         return _copy(self._controller.finish_job(namespace, name, succeeded=False))
 
-
-if __name__ == "__main__":
-    from mqtt_kube.testing.fakekube_cli import main
-
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """The fake Kubernetes API server as a command, for demos and trying mqtt-kube by hand.
 
-`python -m mqtt_kube.testing.fakekube --port 8081 --objects objects.yaml --kubeconfig kc`
+`python -m mqtt_kube.testing.fakekube_cli --port 8081 --objects objects.yaml --kubeconfig kc`
 serves the objects of a (multi-document) YAML file on 127.0.0.1 until Ctrl-C or SIGTERM,
 and writes a kubeconfig for it.
 """
@@ -73,7 +73,7 @@ async def serve(*, port: int, objects: list[JsonObject], kubeconfig: Path | None
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m mqtt_kube.testing.fakekube",
+        prog="python -m mqtt_kube.testing.fakekube_cli",
         description="Run the fake Kubernetes API server on 127.0.0.1 until Ctrl-C.",
     )
     parser.add_argument("--port", type=int, default=8081, help="port to listen on (0: any)")
