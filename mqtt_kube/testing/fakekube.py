@@ -361,4 +361,3 @@ class FakeKube(KubeHttp):
     def fail_job(self, namespace: str, name: str) -> JsonObject:
         """Finish a Job in failure: failed=1 and a Failed condition."""
         return _copy(self._controller.finish_job(namespace, name, succeeded=False))
-
