@@ -1,10 +1,13 @@
 """One configured binding at run time: its object's fields out, its commands in.
 
 Watches turn the object's body into payloads on the state board (synchronously, from the
-shared watch). Patch and action handlers turn command payloads into exactly the API
-requests the value maps name. Whatever goes wrong — a bad payload, a refused template, a
-missing object, an API error — is logged with the binding's name and the topic, counted,
-and kept for /api/status; it never stops another binding. A command whose request got no
+shared watch), and the binding keeps the last body it was given (`seen`): what it knows of
+its object without asking the API server, for commands that need more than the locus. Patch
+and action handlers turn command payloads into exactly the API requests the value maps
+name. Whatever goes wrong — a bad payload, a refused template, a missing object, an API
+error — is logged with the binding's name and the topic, counted, and kept for /api/status
+under where it came from (the watch, each topic) until that place works again, so one
+error never hides another; it never stops another binding. A command whose request got no
 answer, a 429 or a 5xx is retried with backoff for up to `COMMAND_RETRY_SECONDS`, so an
 API server restart or a dropped connection does not lose it.
 """
@@ -12,6 +15,7 @@ API server restart or a dropped connection does not lose it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -22,17 +26,27 @@ from mqtt_kube.bridge.metrics import CommandCounters
 from mqtt_kube.bridge.stateboard import StateBoard
 from mqtt_kube.config.model import ActionSpec, BindingSpec, PatchSpec, WatchSpec
 from mqtt_kube.core.backoff import Backoff
-from mqtt_kube.core.errors import Conflict, KubeError, NotFound, TemplateError, ValueMapError
+from mqtt_kube.core.errors import (
+    Conflict,
+    Invalid,
+    KubeError,
+    NotFound,
+    TemplateError,
+    ValueMapError,
+    WrongScope,
+)
 from mqtt_kube.core.kinds import KindInfo
 from mqtt_kube.core.payload import decode_scalar, encode_payload
 from mqtt_kube.core.valuemap import Match, ValueMap
 from mqtt_kube.kube.actions import create_object, delete_labelled, delete_object, launch_labels
 from mqtt_kube.kube.client import JsonObject, KubeClient
-from mqtt_kube.kube.patch import patch_field
+from mqtt_kube.kube.patch import patch_request, send_patch
 
 logger = logging.getLogger(__name__)
 
 COMMAND_RETRY_SECONDS: Final = 30.0  # how long one command keeps retrying transient failures
+SEEN_WAIT_SECONDS: Final = 5.0  # for a newer copy of the object after a guarded patch failed
+WATCH_ERROR: Final = "watch"  # where the shared watch's errors are kept
 _Result = TypeVar("_Result")
 
 
@@ -59,7 +73,10 @@ class Binding:
         self._launched: dict[tuple[str, str, str | None], KindInfo] = {}
         self.exists: bool | None = None  # unknown until the first list
         self._expressions = ExpressionLog(spec.label)
-        self.last_error: str | None = None
+        self.seen: JsonObject | None = None  # the object as last watched (None: not known)
+        self._seen_waiter: asyncio.Future[None] | None = None
+        self.errors: dict[str, str] = {}  # where it failed (watch, a topic) → the error now
+        self.watch_value_errors = 0  # watched values their value map could not take
 
     @property
     def namespace(self) -> str | None:
@@ -68,8 +85,32 @@ class Binding:
     async def resolve(self) -> KindInfo:
         """The binding's kind, from the built-in table or API discovery (cached)."""
         if self.kind is None:
-            self.kind = await self._client.resolve_kind(self.spec.kind, self.spec.api_version)
+            self.adopt(await self._client.resolve_kind(self.spec.kind, self.spec.api_version))
+        assert self.kind is not None  # set by adopt()
         return self.kind
+
+    def adopt(self, kind: KindInfo) -> None:
+        """Take `kind` as the binding's; WrongScope when discovery says it is namespaced and
+        the binding has no namespace (it would never match an event, and would patch a
+        path that is not there)."""
+        if kind.namespaced and self.namespace is None:
+            raise WrongScope(
+                f"{kind.kind} ({kind.api_version}) is namespaced, says API discovery: "
+                f"give {self.spec.where} a namespace"
+            )
+        self.kind = kind
+
+    @property
+    def last_error(self) -> str | None:
+        """The most recent of the current errors."""
+        return next(reversed(self.errors.values()), None)
+
+    def set_error(self, where: str, message: str) -> None:
+        self.errors.pop(where, None)
+        self.errors[where] = message  # last in the dict: the most recent
+
+    def clear_error(self, where: str) -> None:
+        self.errors.pop(where, None)
 
     def status(self) -> dict[str, Any]:
         """What /api/status shows for this binding."""
@@ -78,6 +119,7 @@ class Binding:
             "where": self.spec.where,
             "exists": self.exists,
             "last_error": self.last_error,
+            "errors": dict(self.errors),
         }
 
     # -- object → MQTT -------------------------------------------------------------
@@ -85,6 +127,10 @@ class Binding:
     def on_object(self, body: JsonObject | None) -> None:
         """The object changed (None: it does not exist); publish every watch's payload."""
         self.exists = body is not None
+        self.seen = body
+        waiter = self._seen_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
         for watch, plain in self._watches:
             payload = "" if body is None else self._watch_payload(watch, body, plain=plain)
             if payload is not None:
@@ -99,8 +145,12 @@ class Binding:
                 value, on_predicate_error=self._expressions.reporter(watch.where, watch.topic)
             )
         except ValueMapError as exc:
-            self._fail(f"watch {watch.locus.expression} → {watch.topic}: {exc}")
+            self.watch_value_errors += 1
+            message = f"watch {watch.locus.expression} → {watch.topic}: {exc}"
+            self.set_error(watch.topic, message)
+            logger.warning("%s: %s", self.spec.label, message)
             return None
+        self.clear_error(watch.topic)
         return encode_payload(value if match is None else match.output)
 
     # -- MQTT → object ---------------------------------------------------------------
@@ -115,29 +165,73 @@ class Binding:
             value = decode_scalar(value)
 
         async def send() -> None:
-            await patch_field(
-                self._client,
-                kind=await self.resolve(),
+            kind = await self.resolve()
+            seen = self.seen
+            request = patch_request(
+                kind=kind,
                 namespace=self.namespace,
                 name=self.spec.name,
                 locus=patch.locus,
                 value=value,
+                seen=seen,
             )
+            try:
+                await send_patch(self._client, request)
+            except Invalid:
+                # A guarded patch fails when the object changed since it was watched: build
+                # it again from the newer copy, once, when the watch brings one.
+                if not request.guarded or not await self._seen_since(seen):
+                    raise
+                request = patch_request(
+                    kind=kind,
+                    namespace=self.namespace,
+                    name=self.spec.name,
+                    locus=patch.locus,
+                    value=value,
+                    seen=self.seen,
+                )
+                await send_patch(self._client, request)
 
         try:
             await self._retrying(send, topic=patch.topic)
         except KubeError as exc:
-            self._api_failed(exc, topic=patch.topic)
+            self._patch_failed(exc, patch)
             return
         self._counters.patches += 1
-        self.last_error = None
+        self.clear_error(patch.topic)
         logger.info(
-            "%s: %s set to %r (from %s)",
+            "%s: %s set to %s (from %s)",
             self.spec.label,
             patch.locus.expression,
-            value,
+            json.dumps(value, ensure_ascii=False, default=str),
             patch.topic,
         )
+
+    async def _seen_since(self, before: JsonObject | None) -> bool:
+        """Wait (a little) for the watch to bring a copy of the object newer than `before`."""
+        if self.seen is not before:
+            return True
+        waiter = self._seen_waiter
+        if waiter is None or waiter.done():
+            waiter = self._seen_waiter = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(SEEN_WAIT_SECONDS):
+                await asyncio.shield(waiter)
+        except TimeoutError:
+            return False
+        return self.seen is not before
+
+    def _patch_failed(self, exc: KubeError, patch: PatchSpec) -> None:
+        if exc.unknown_fields:
+            kind = self.kind.kind if self.kind is not None else self.spec.kind
+            fields = ", ".join(exc.unknown_fields)
+            self._fail(
+                f"command on {patch.topic}: {kind} has no field {fields} (locus "
+                f"{patch.locus.expression}); the API refused the patch, nothing changed",
+                topic=patch.topic,
+            )
+        else:
+            self._api_failed(exc, topic=patch.topic)
 
     async def run_action(self, action: ActionSpec, text: str) -> None:
         """Handle one payload received on an action topic."""
@@ -152,16 +246,23 @@ class Binding:
             elif verb == "delete":
                 await self._retrying(self._delete, topic=action.topic)
             else:
-                self._fail(f"payload on {action.topic} maps to {verb!r}, not launch or delete")
+                self._fail(
+                    f"payload on {action.topic} maps to {verb!r}, not launch or delete",
+                    topic=action.topic,
+                )
+                return
         except KubeError as exc:
             self._api_failed(exc, topic=action.topic)
+            return
         except TemplateError as exc:
-            self._fail(f"template {action.launch.path if action.launch else ''}: {exc}")
+            where = f"template {action.launch.path}: " if action.launch else ""
+            self._fail(f"{where}{exc}", topic=action.topic)
+            return
+        self.clear_error(action.topic)
 
     async def _launch(self, action: ActionSpec, match: Match) -> None:
         if action.launch is None:
-            self._fail(f"{action.topic}: launch asked, but no template is configured")
-            return
+            raise TemplateError("launch asked, but no template is configured")
         body = action.launch.render(
             binding=self.spec.raw,
             action=action.raw,
@@ -192,7 +293,6 @@ class Binding:
             # "Already exists" on a retry: the attempt that timed out did reach the server.
             created = body
         self._counters.launches += 1
-        self.last_error = None
         name = created.get("metadata", {}).get("name", "?")
         logger.info("%s: launched %s %s/%s", self.spec.label, kind.kind, namespace, name)
 
@@ -209,7 +309,6 @@ class Binding:
                 self._client, kind=launched, namespace=namespace, labels=self.labels
             )
         self._counters.deletes += 1
-        self.last_error = None
         logger.info(
             "%s: deleted%s, with everything it launched",
             self.spec.label,
@@ -238,7 +337,7 @@ class Binding:
         try:
             match = values.match(text, on_predicate_error=self._expressions.reporter(where, topic))
         except ValueMapError as exc:
-            self._fail(f"payload on {topic}: {exc}")
+            self._fail(f"payload on {topic}: {exc}", topic=topic)
             return None
         if match is None:
             self._counters.ignored += 1
@@ -249,13 +348,13 @@ class Binding:
 
     def _api_failed(self, exc: KubeError, *, topic: str) -> None:
         if isinstance(exc, NotFound):
-            self._fail(f"command on {topic}: the object does not exist ({exc})")
+            self._fail(f"command on {topic}: the object does not exist ({exc})", topic=topic)
         else:
-            self._fail(f"command on {topic}: {exc}")
+            self._fail(f"command on {topic}: {exc}", topic=topic)
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str, *, topic: str) -> None:
         self._counters.failed += 1
-        self.last_error = message
+        self.set_error(topic, message)
         logger.warning("%s: %s", self.spec.label, message)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import signal
 import socket
@@ -19,14 +20,14 @@ from functools import partial
 from typing import Any, Final
 
 from mqtt_kube import __version__
-from mqtt_kube.bridge.binding import Binding
+from mqtt_kube.bridge.binding import WATCH_ERROR, Binding
 from mqtt_kube.bridge.commands import CommandRouter
 from mqtt_kube.bridge.http import HttpServer
 from mqtt_kube.bridge.metrics import CommandCounters, Sample, render_metrics
 from mqtt_kube.bridge.stateboard import StateBoard
 from mqtt_kube.config.model import Config, WatchKey, watch_groups
 from mqtt_kube.core.backoff import Backoff
-from mqtt_kube.core.errors import KubeError
+from mqtt_kube.core.errors import KubeError, WrongScope
 from mqtt_kube.core.message import Message
 from mqtt_kube.homeassistant.lifecycle import HomeAssistantDiscovery
 from mqtt_kube.kube.client import KubeClient
@@ -43,6 +44,8 @@ from mqtt_kube.mqtt.connection import MqttConnection
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_SECONDS: Final = 4.0
+PROBE_EVERY: Final = 10.0  # seconds: /api/ready checks the API server at most this often
+KIND_ERROR: Final = "kind"  # where a binding's wrong scope is kept in /api/status
 
 
 class Service:
@@ -73,6 +76,10 @@ class Service:
         self._started = time.monotonic()
         self._fatal: str | None = None
         self._stop = asyncio.Event()
+        # /api/ready asks for a check of the API server; the check runs in its own task.
+        self._probe_wanted = asyncio.Event()
+        self._probed_at = -math.inf
+        self.api_unreachable: str | None = None
         self.http = HttpServer(config.http, self)
         self._route_commands()
         self._group_watches()
@@ -126,13 +133,17 @@ class Service:
             if self.leader is not None and not await self._lead(self.leader):
                 return 0
             async with asyncio.TaskGroup() as group:
+                acting = [group.create_task(self.router.run(), name="command router")]
+                for key, bindings in self._groups.items():
+                    acting.append(
+                        group.create_task(self._watch(key, bindings), name=f"watch {key}")
+                    )
                 tasks = [
+                    *acting,
                     group.create_task(self.mqtt.run(), name="mqtt"),
                     group.create_task(self.board.run(), name="state publisher"),
-                    group.create_task(self.router.run(), name="command router"),
+                    group.create_task(self._probe_api(), name="API probe"),
                 ]
-                for key, bindings in self._groups.items():
-                    tasks.append(group.create_task(self._watch(key, bindings), name=f"watch {key}"))
                 if self.leader is not None:
                     tasks.append(group.create_task(self._hold(self.leader), name="leadership"))
                 if self.discovery is not None:
@@ -146,6 +157,9 @@ class Service:
                 )
                 await self._stop.wait()
                 logger.info("stopping")
+                if self._fatal is not None:
+                    for task in acting:  # leadership lost: not one more command or watch
+                        task.cancel()
                 await _bounded(self.mqtt.close(), seconds=SHUTDOWN_SECONDS / 2)
                 for task in tasks:
                     task.cancel()
@@ -180,22 +194,52 @@ class Service:
         backoff = Backoff()
         labels = [binding.spec.label for binding in bindings]
         report = _error_reporter(bindings)
+        spec = bindings[0].spec
         while True:
             try:
-                kind = await bindings[0].resolve()
+                kind = await self.client.resolve_kind(spec.kind, spec.api_version)
                 break
             except KubeError as exc:
                 report(str(exc))
                 logger.warning("%s: %s", describe_bindings(labels), exc)
                 await asyncio.sleep(backoff.next_delay())
         report(None)
-        for binding in bindings[1:]:
-            binding.kind = kind
-        watch = ResourceWatch(self.client, kind, key[2], serves=labels, report=report)
+        watched = []
         for binding in bindings:
+            try:
+                binding.adopt(kind)
+            except WrongScope as exc:
+                binding.set_error(KIND_ERROR, str(exc))
+                logger.error("%s: %s", binding.spec.label, exc)
+                continue
+            watched.append(binding)
+        if not watched:
+            del self.watches[key]  # nothing to watch: not a reason to stay unready
+            return
+        watch = ResourceWatch(
+            self.client,
+            kind,
+            key[2],
+            name=key[3],
+            serves=[b.spec.label for b in watched],
+            report=report,
+        )
+        for binding in watched:
             watch.add_listener(binding.spec.namespace, binding.spec.name, binding.on_object)
         self.watches[key] = watch
         await watch.run()
+
+    async def _probe_api(self) -> None:
+        """Check that the API server takes new connections, each time /api/ready asks.
+
+        An open watch stream says nothing of that: a server shutting down keeps serving
+        it while it refuses every new request.
+        """
+        while True:
+            await self._probe_wanted.wait()
+            self._probe_wanted.clear()
+            self.api_unreachable = await self.client.probe()
+            self._probed_at = time.monotonic()
 
     # -- what the HTTP endpoints show ---------------------------------------------------
 
@@ -206,6 +250,10 @@ class Service:
         if self.leader is not None and not self.leader.is_leader:
             return ["standing by: another replica holds the leader Lease"]
         reasons = [] if self.mqtt.connected else ["MQTT is not connected"]
+        if time.monotonic() - self._probed_at >= PROBE_EVERY:
+            self._probe_wanted.set()
+        if self.api_unreachable is not None:
+            reasons.append(f"Kubernetes API: {self.api_unreachable}")
         for key, watch in self.watches.items():
             if watch is None:
                 reasons.append(f"watch of {key[0]} not started: kind not resolved yet")
@@ -241,9 +289,18 @@ class Service:
             ),
             ("mqtt_reconnects", "MQTT reconnections", float(stats.reconnects)),
             ("api_errors", "Kubernetes API errors", float(self.client.api_errors)),
-            ("watch_restarts", "Watch streams reopened", float(sum(w.restarts for w in live))),
+            (
+                "watch_restarts",
+                "Watch streams reopened after an error",
+                float(sum(w.restarts for w in live)),
+            ),
             ("watch_relists", "Lists after 410 Gone", float(sum(w.relists for w in live))),
             ("watch_events", "Watch events received", float(sum(w.events for w in live))),
+            (
+                "watch_value_errors",
+                "Watched values their value map could not take",
+                float(sum(b.watch_value_errors for b in self.bindings)),
+            ),
             *self.counters.samples(),
         ]
         gauges: list[Sample] = [
@@ -257,18 +314,16 @@ class Service:
 def _error_reporter(bindings: list[Binding]) -> Callable[[str | None], None]:
     """Sets a shared watch's error on its bindings (for /api/status), and clears it again.
 
-    Clearing leaves alone an error that came since from elsewhere (a failed command).
+    It is kept apart from the bindings' other errors: a failing command does not hide it,
+    and its recovery does not hide theirs.
     """
-    reported: str | None = None
 
     def report(error: str | None) -> None:
-        nonlocal reported
         for binding in bindings:
-            if error is not None:
-                binding.last_error = error
-            elif binding.last_error == reported:
-                binding.last_error = None
-        reported = error
+            if error is None:
+                binding.clear_error(WATCH_ERROR)
+            else:
+                binding.set_error(WATCH_ERROR, error)
 
     return report
 

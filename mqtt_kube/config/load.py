@@ -15,7 +15,7 @@ from pathlib import Path
 from mqtt_kube.config import validators as v
 from mqtt_kube.config.bindings import BindingsReader
 from mqtt_kube.config.collisions import check_topics
-from mqtt_kube.config.model import DEFAULT_LOG_LEVEL, Config, KubernetesSettings
+from mqtt_kube.config.model import DEFAULT_LOG_LEVEL, Config, KubernetesSettings, WatchScope
 from mqtt_kube.config.problems import Problems
 from mqtt_kube.config.schemas import (
     CONF_BINDINGS,
@@ -75,12 +75,30 @@ def _build(problems: Problems, source: Path) -> Config | None:
         kubernetes=KubernetesSettings(
             kubeconfig=kube.get("kubeconfig"),
             context=kube.get("context"),
-            watch_scope=kube.get("watch-scope") or "auto",
+            watch_scope=_watch_scope(problems, kube.get("watch-scope")),
         ),
         homeassistant=discovery,
         log_level=logs.get("level") or DEFAULT_LOG_LEVEL,
         warnings=tuple(problems.warnings),
     )
+
+
+def _watch_scope(problems: Problems, given: str | None) -> WatchScope:
+    """The scope; `auto` (the earlier default) loads as `namespace`, with a warning."""
+    if given == "auto":
+        problems.warn(
+            [CONF_KUBERNETES, "watch-scope"],
+            "`auto` is no longer a scope: it went cluster-wide as soon as a kind spanned two "
+            "namespaces. Watches are now namespaced (`namespace`, the default); write "
+            "`watch-scope: cluster` to keep one watch per kind across all namespaces "
+            "(then apply the ClusterRole `mqtt-kube rbac` prints)",
+        )
+        return "namespace"
+    if given == "cluster":
+        return "cluster"
+    if given == "object":
+        return "object"
+    return "namespace"
 
 
 def _raw_prefix(root: LineDict) -> str | None:

@@ -15,8 +15,9 @@ from mqtt_kube.core.template import LaunchTemplate
 from mqtt_kube.core.valuemap import ValueMap
 
 RetainedPolicy = Literal["apply", "ignore"]
-WatchScope = Literal["auto", "namespace", "cluster"]
-WatchKey = tuple[str, str | None, str | None]  # (kind, apiVersion, namespace; None: all)
+WatchScope = Literal["namespace", "cluster", "object"]
+# (kind, apiVersion, namespace or None: all, name or None: every object there)
+WatchKey = tuple[str, str | None, str | None, str | None]
 
 DEFAULT_MQTT_HOST = "127.0.0.1"
 DEFAULT_MQTT_PORT = 1883
@@ -75,9 +76,9 @@ class KubernetesSettings:
     kubeconfig: str | None = None  # None: $KUBECONFIG, ~/.kube/config, then in-cluster
     context: str | None = None
     # "namespace": one list+watch per (kind, namespace), needing only namespaced Roles;
-    # "cluster": one list+watch per kind across all namespaces; "auto": whichever of the
-    # two opens fewer connections, kind by kind (see `watch_groups`).
-    watch_scope: WatchScope = "auto"
+    # "cluster": one list+watch per kind across all namespaces; "object": one per bound
+    # object, whose RBAC names the objects (see `watch_groups`).
+    watch_scope: WatchScope = "namespace"
 
 
 @dataclass(frozen=True)
@@ -173,23 +174,26 @@ class Config:
 def watch_groups(config: Config) -> dict[WatchKey, list[BindingSpec]]:
     """The shared list+watches the bindings need, each with the bindings it serves.
 
-    Bindings of one kind share a watch per namespace, or one across all namespaces: always
-    with `watch-scope: cluster`, and with `auto` when the kind's bindings span two
-    namespaces or more (then one connection does what several would). The service opens
+    Least privilege by default (`watch-scope: namespace`): bindings of one kind share a
+    watch per namespace, and only a cluster-scoped kind (a binding without a namespace) is
+    watched across the cluster. `cluster` shares one watch per kind across all namespaces
+    (fewer connections, cluster-wide rights); `object` watches each bound object alone
+    (a `metadata.name` field selector), so that RBAC can name the objects. The service opens
     these watches and `mqtt-kube rbac` grants what they need, so both follow this one rule.
     """
-    by_kind: dict[tuple[str, str | None], list[BindingSpec]] = {}
-    for binding in config.bindings:
-        if binding.watch:
-            by_kind.setdefault(_kind_key(binding), []).append(binding)
     scope = config.kubernetes.watch_scope
     groups: dict[WatchKey, list[BindingSpec]] = {}
-    for (kind, api_version), bindings in by_kind.items():
-        spread = len({binding.namespace for binding in bindings}) > 1
-        cluster_wide = scope == "cluster" or (scope == "auto" and spread)
-        for binding in bindings:
-            key = (kind, api_version, None if cluster_wide else binding.namespace)
-            groups.setdefault(key, []).append(binding)
+    for binding in config.bindings:
+        if not binding.watch:
+            continue
+        kind, api_version = _kind_key(binding)
+        if scope == "cluster":
+            key: WatchKey = (kind, api_version, None, None)
+        elif scope == "object":
+            key = (kind, api_version, binding.namespace, binding.name)
+        else:
+            key = (kind, api_version, binding.namespace, None)
+        groups.setdefault(key, []).append(binding)
     return groups
 
 

@@ -129,7 +129,7 @@ KUBERNETES_SCHEMA = v.Strict(
     {
         vol.Optional("kubeconfig"): v.optional(v.nonempty_text),
         vol.Optional("context"): v.optional(v.nonempty_text),
-        vol.Optional("watch-scope"): v.optional(v.one_of("auto", "namespace", "cluster")),
+        vol.Optional("watch-scope"): v.optional(v.one_of("namespace", "cluster", "object", "auto")),
     },
     what="kubernetes",
 )

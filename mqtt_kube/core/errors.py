@@ -61,10 +61,18 @@ class TemplateError(MqttKubeError):
 class KubeError(MqttKubeError):
     """The Kubernetes API refused or failed a request."""
 
-    def __init__(self, message: str, *, status: int = 0, reason: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        reason: str = "",
+        unknown_fields: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
+        self.unknown_fields = unknown_fields  # that a strict request named (422)
 
 
 class NotFound(KubeError):
@@ -85,3 +93,7 @@ class Forbidden(KubeError):
 
 class Gone(KubeError):
     """410: the resourceVersion is too old; list again."""
+
+
+class WrongScope(KubeError):
+    """The binding's namespace does not fit the kind: a namespaced kind needs one."""

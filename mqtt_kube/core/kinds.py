@@ -18,6 +18,7 @@ class KindInfo:
     plural: str
     namespaced: bool = True
     scalable: bool = False  # has a /scale subresource
+    status: bool = True  # has a /status subresource (else `status` is part of the object)
 
     @property
     def group(self) -> str:
@@ -49,12 +50,12 @@ BUILTIN_KINDS: dict[str, KindInfo] = {
         KindInfo("CronJob", "batch/v1", "cronjobs"),
         KindInfo("Pod", "v1", "pods"),
         KindInfo("Service", "v1", "services"),
-        KindInfo("ConfigMap", "v1", "configmaps"),
-        KindInfo("Secret", "v1", "secrets"),
+        KindInfo("ConfigMap", "v1", "configmaps", status=False),
+        KindInfo("Secret", "v1", "secrets", status=False),
         KindInfo("PersistentVolumeClaim", "v1", "persistentvolumeclaims"),
         KindInfo("Node", "v1", "nodes", namespaced=False),
         KindInfo("Namespace", "v1", "namespaces", namespaced=False),
-        KindInfo("Lease", "coordination.k8s.io/v1", "leases"),
+        KindInfo("Lease", "coordination.k8s.io/v1", "leases", status=False),
     )
 }
 

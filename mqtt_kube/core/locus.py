@@ -78,11 +78,37 @@ class Locus:
         assert isinstance(body, dict)
         return body
 
-    def json_patch(self, value: object) -> list[dict[str, Any]]:
-        """A JSON patch (RFC 6902) with one `replace` of this field by `value`."""
+    def json_patch(
+        self, value: object, *, seen: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """A JSON patch (RFC 6902) that sets only this field to `value`.
+
+        The leaf is set with `add`, which replaces a key that exists and adds one that does
+        not (`replace` fails on a missing key); a list element with `replace`. `seen`, the
+        last known copy of the object, tells when a parent of the leaf is missing too: then
+        the first missing parent is added with the leaf inside, after a `test` that the
+        nearest parent that exists is still as seen, so that the server refuses the patch
+        rather than overwrite what another writer put there meanwhile.
+        """
         path = self._writable("a JSON patch")
-        pointer = "".join(f"/{_escape_pointer(step)}" for step in path)
-        return [{"op": "replace", "path": pointer, "value": value}]
+        leaf = _pointer(path)
+        if isinstance(path[-1], int):
+            return [{"op": "replace", "path": leaf, "value": value}]
+        present = len(path) - 1 if seen is None else _present_steps(seen, path)
+        if present >= len(path) - 1 or any(isinstance(step, int) for step in path[present:]):
+            # The parent exists, or nothing better is known (a missing parent gets a 422).
+            return [{"op": "add", "path": leaf, "value": value}]
+        assert seen is not None  # `present` came from it
+        nested: object = value
+        for step in reversed(path[present + 1 :]):
+            nested = {step: nested}
+        ancestor = path[:present]
+        if ancestor:
+            guard = {"op": "test", "path": _pointer(ancestor), "value": _walk(seen, ancestor)}
+        else:
+            version = (seen.get("metadata") or {}).get("resourceVersion")
+            guard = {"op": "test", "path": "/metadata/resourceVersion", "value": version}
+        return [guard, {"op": "add", "path": _pointer(path[: present + 1]), "value": nested}]
 
     def _writable(self, what: str) -> FieldPath:
         if self.field_path is None:
@@ -160,5 +186,21 @@ def _walk(obj: object, path: FieldPath) -> object:
     return current
 
 
-def _escape_pointer(step: str | int) -> str:
-    return str(step).replace("~", "~0").replace("/", "~1")
+def _pointer(path: FieldPath) -> str:
+    """The RFC 6901 JSON pointer of a field path."""
+    return "".join(f"/{str(step).replace('~', '~0').replace('/', '~1')}" for step in path)
+
+
+def _present_steps(obj: object, path: FieldPath) -> int:
+    """How many leading steps of `path` exist in `obj`."""
+    node = obj
+    for count, step in enumerate(path):
+        if isinstance(step, int):
+            if not isinstance(node, list) or step >= len(node):
+                return count
+            node = node[step]
+        elif isinstance(node, Mapping) and step in node:
+            node = node[step]
+        else:
+            return count
+    return len(path)

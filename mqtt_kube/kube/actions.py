@@ -59,7 +59,9 @@ async def delete_object(
 ) -> bool:
     """Delete one object with background propagation; False when it was already gone."""
     try:
-        await client.request("DELETE", kind.object_path(name, namespace), body=_DELETE_OPTIONS)
+        await client.request(
+            "DELETE", kind.object_path(name, namespace), body=_DELETE_OPTIONS, missing_ok=True
+        )
     except NotFound:
         return False
     return True

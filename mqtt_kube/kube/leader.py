@@ -5,6 +5,18 @@ client-id would throw each other off the broker) and no watches. Expiry is judge
 standby's own clock — the Lease's resourceVersion not changing for a whole lease duration
 — never by comparing timestamps written by another machine. Writes use the Lease's
 resourceVersion, so two candidates racing for it get one 200 and one 409.
+
+The leader gives up once it has not renewed for the renew deadline (10 s of the 15 s
+lease, as client-go), counted from the start of its last successful renewal: each renewal
+runs under what is left of that deadline, so a request that hangs instead of failing
+cannot outlast it, and the leader stops acting before a standby may take over.
+
+Why not `kubernetes_asyncio.leaderelection`: its renew loop checks the renew deadline only
+between attempts and sends each request without a time limit (aiohttp's default is
+none), so a hanging renewal holds it past the lease, which is this very split brain; an
+aiohttp error (connection refused) escapes its `run()` and ends the election; it goes
+through the generated models (`CoordinationV1Api`, `V1Lease`), never releases the Lease
+on a clean stop, and judges expiry with the wall clock.
 """
 
 from __future__ import annotations
@@ -55,10 +67,20 @@ class LeaseTiming:
     duration: float = 15.0  # a holder silent this long has lost the Lease
     renew_every: float = 5.0
     retry_every: float = 2.0
+    renew_deadline: float = 10.0  # a leader that has not renewed this long stops acting
+
+    def __post_init__(self) -> None:
+        if not self.renew_every < self.renew_deadline < self.duration:
+            raise ValueError(
+                f"the renewal ({self.renew_every:g} s) must come before the renew deadline "
+                f"({self.renew_deadline:g} s), and that before the lease duration "
+                f"({self.duration:g} s)"
+            )
 
     @classmethod
     def from_env(cls) -> LeaseTiming:
-        """Seconds from $MQTT_KUBE_LEASE_DURATION, _RENEW and _RETRY; defaults for the rest."""
+        """Seconds from $MQTT_KUBE_LEASE_DURATION, _RENEW, _RETRY and _RENEW_DEADLINE
+        (by default two thirds of the duration: 10 s of 15 s, as client-go)."""
         default = cls()
         given = {
             name: _seconds(f"MQTT_KUBE_LEASE_{variable}", getattr(default, name))
@@ -68,13 +90,17 @@ class LeaseTiming:
                 ("retry_every", "RETRY"),
             )
         }
-        timing = cls(**given)
-        if timing.renew_every >= timing.duration:
+        given["renew_deadline"] = _seconds(
+            "MQTT_KUBE_LEASE_RENEW_DEADLINE", given["duration"] * 2 / 3
+        )
+        try:
+            return cls(**given)
+        except ValueError:
             raise MqttKubeError(
-                f"$MQTT_KUBE_LEASE_RENEW ({timing.renew_every:g} s) must be shorter than "
-                f"$MQTT_KUBE_LEASE_DURATION ({timing.duration:g} s)"
-            )
-        return timing
+                f"$MQTT_KUBE_LEASE_RENEW ({given['renew_every']:g} s) must be shorter than "
+                f"$MQTT_KUBE_LEASE_RENEW_DEADLINE ({given['renew_deadline']:g} s), and that "
+                f"shorter than $MQTT_KUBE_LEASE_DURATION ({given['duration']:g} s)"
+            ) from None
 
 
 def _seconds(variable: str, default: float) -> float:
@@ -116,14 +142,17 @@ class LeaderElector:
         self._seen_version: str | None = None
         self._seen_at = 0.0
         self._version: str | None = None  # of the Lease we last wrote
+        self._renewed_at = 0.0  # monotonic start of the last successful acquire or renewal
         self.is_leader = False
 
     async def acquire(self) -> None:
         """Return once this identity holds the Lease; API errors meanwhile are retried."""
         logged = False
         while True:
+            started = time.monotonic()
             try:
                 if await self._try_acquire():
+                    self._renewed_at = started
                     break
             except KubeError as exc:
                 logger.warning("standing by: cannot read Lease %s, retrying: %s", self._name, exc)
@@ -136,20 +165,33 @@ class LeaderElector:
         logger.info("leader: holding Lease %s/%s as %s", self._namespace, self._name, self.identity)
 
     async def hold(self) -> None:
-        """Renew the Lease until it is lost; raises LeadershipLost then."""
-        last_renewed = time.monotonic()
+        """Renew the Lease until it is lost; raises LeadershipLost then.
+
+        Lost: another holder has it, or no renewal succeeded within the renew deadline of
+        the last one (each attempt is cut off when the deadline passes).
+        """
+        delay = self.timing.renew_every
         while True:
-            await asyncio.sleep(self.timing.renew_every)
+            await asyncio.sleep(delay)
+            started = time.monotonic()
+            left = self._renewed_at + self.timing.renew_deadline - started
             try:
-                if await self._try_acquire():
-                    last_renewed = time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                async with asyncio.timeout(left):
+                    renewed = await self._try_acquire()
+            except TimeoutError:
+                reason = f"not renewed within the renew deadline ({self.timing.renew_deadline:g} s)"
+            except KubeError as exc:
+                logger.warning("Lease renewal failed, retrying: %s", exc)
+                delay = self.timing.retry_every
+                continue
+            else:
+                if renewed:
+                    self._renewed_at = started
+                    delay = self.timing.renew_every
                     continue
                 reason = "another replica holds the Lease"
-            except KubeError as exc:
-                reason = str(exc)
-                if time.monotonic() - last_renewed < self.timing.duration - self.timing.renew_every:
-                    logger.warning("Lease renewal failed, retrying: %s", exc)
-                    continue
             self.is_leader = False
             raise LeadershipLost(f"lost Lease {self._namespace}/{self._name}: {reason}")
 
@@ -168,7 +210,7 @@ class LeaderElector:
 
     async def _try_acquire(self) -> bool:
         try:
-            current = await self._client.request("GET", self._path)
+            current = await self._client.request("GET", self._path, missing_ok=True)
         except NotFound:
             return await self._write("POST", self._lease(holder=self.identity, transitions=0))
         spec: dict[str, Any] = current.get("spec") or {}

@@ -1,9 +1,10 @@
 """What a configuration asks of the Kubernetes API server, verb by verb and object by object.
 
 The requests its bindings make (mqtt_kube.kube.watch, patch and actions): list/watch where
-the service watches (across all namespaces through a ClusterRole for a kind `watch_groups`
-watches cluster-wide), patch on the one endpoint a patch touches (`/scale`, `/status` or
-the object), create on what an action can launch, and for an action that can delete:
+the service watches (in the bindings' namespaces by default; across all namespaces through
+a ClusterRole for a cluster-scoped kind or with `watch-scope: cluster`; on the named objects
+only with `watch-scope: object`), patch on the one endpoint a patch touches (`/scale`,
+`/status` or the object), create on what an action can launch, and for an action that can delete:
 delete on the binding's own object, deletecollection (by label) on its kind and on what it
 launches. `mqtt_kube.kube.rbac` renders these as Roles and ClusterRoles.
 
@@ -44,6 +45,7 @@ class KindRef:
     namespaced: bool
     scalable: bool | None  # None: unknown offline (a custom resource may have /scale)
     builtin: bool
+    status: bool | None = True  # has /status; None: unknown offline (a custom resource)
 
     @property
     def group(self) -> str:
@@ -80,6 +82,7 @@ def kind_ref(kind: str, api_version: str | None, *, namespaced: bool) -> KindRef
             namespaced=info.namespaced,
             scalable=info.scalable,
             builtin=True,
+            status=info.status,
         )
     if not api_version:
         raise RbacError(f"kind {kind!r} is not built in and has no apiVersion")
@@ -90,6 +93,7 @@ def kind_ref(kind: str, api_version: str | None, *, namespaced: bool) -> KindRef
         namespaced=namespaced,
         scalable=None,
         builtin=False,
+        status=None,
     )
 
 
@@ -155,13 +159,16 @@ def required_permissions(
 ) -> Permissions:
     """Everything the bindings of `config` ask of the API server."""
     perms = Permissions()
-    for (kind_name, api_version, namespace), bindings in watch_groups(config).items():
+    for (kind_name, api_version, namespace, name), bindings in watch_groups(config).items():
         kind = kind_ref(kind_name, api_version, namespaced=bindings[0].namespace is not None)
         perms.allow(
             namespace=namespace if kind.namespaced else None,
             group=kind.group,
             resource=kind.plural,
             verbs=("list", "watch"),
+            # With `watch-scope: object`: the API server authorizes a list or watch with a
+            # `metadata.name` field selector as a request for that one object.
+            names=None if name is None else (name,),
         )
     for binding in config.bindings:
         kind = kind_ref(binding.kind, binding.api_version, namespaced=binding.namespace is not None)
@@ -215,7 +222,10 @@ def _require_patches(
             resources = (kind.plural, f"{kind.plural}/scale")
         elif patch.locus.is_replicas and kind.scalable:
             resources = (f"{kind.plural}/scale",)
-        elif field_path and field_path[0] == "status":
+        elif field_path and field_path[0] == "status" and kind.status is None:
+            # Whether a custom resource has /status is only known through discovery too.
+            resources = (kind.plural, f"{kind.plural}/status")
+        elif field_path and field_path[0] == "status" and kind.status:
             resources = (f"{kind.plural}/status",)
         else:
             resources = (kind.plural,)

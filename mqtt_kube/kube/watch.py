@@ -1,10 +1,14 @@
 """One shared list+watch per (kind, namespace), fanned out to the objects' listeners.
 
 However many bindings name objects of one kind in one namespace, the API server sees a
-single list followed by a single long watch. The loop follows the API's rules: watch from
-the list's resourceVersion with bookmarks, resume from the last resourceVersion seen
-after a dropped stream or a server-side timeout, list again on 410 Gone, and back off with
-jitter on errors. resourceVersions are opaque strings, never compared as numbers.
+single list followed by a single long watch (or, with `watch-scope: object`, one per
+object, by a `metadata.name` field selector). The loop follows the API's rules: list in
+pages of `LIST_PAGE` items (`limit`/`continue`, so a big namespace never needs one huge
+answer), watch from the list's resourceVersion with bookmarks, resume from the last
+resourceVersion seen after a dropped stream or a server-side timeout, list again on 410
+Gone, and back off with jitter on errors. resourceVersions are opaque strings, never
+compared as numbers. `restarts` counts streams reopened after an error, not the renewal
+of a stream the server ended on time.
 
 Listeners are plain callables that must not block: they get the object's current body, or
 None while it does not exist. They are called once after the first list (the start-up
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -33,6 +38,7 @@ HealthReport = Callable[[str | None], None]  # the error when the watch fails; N
 WATCH_TIMEOUT_SECONDS: Final = 300  # asked of the server; it ends the stream, we resume
 READ_SLACK_SECONDS: Final = 60  # silence beyond the server's timeout means a dead link
 NAMED_AT_MOST: Final = 3  # log lines name this many bindings, and count more
+LIST_PAGE: Final = 500  # items per page of a list, as client-go's informers ask
 
 
 # Every event goes through here: skip json.loads' argument checks and encoding sniffing.
@@ -64,6 +70,7 @@ class ResourceWatch:
         kind: KindInfo,
         namespace: str | None,
         *,
+        name: str | None = None,  # only this object (a field selector), else all of them
         timeout_seconds: int = WATCH_TIMEOUT_SECONDS,
         backoff: Backoff | None = None,
         serves: Sequence[str] = (),  # labels of the bindings it serves, for log lines
@@ -72,6 +79,8 @@ class ResourceWatch:
         self._client = client
         self.kind = kind
         self.namespace = namespace if kind.namespaced else None
+        self.name = name
+        self._selector = {} if name is None else {"fieldSelector": f"metadata.name={name}"}
         self._timeout_seconds = timeout_seconds
         self._backoff = backoff or Backoff()
         self._serves = f" ({describe_bindings(serves)})" if serves else ""
@@ -82,13 +91,15 @@ class ResourceWatch:
         self.synced = False  # the first list has been delivered
         self.healthy = False  # the last list or stream opened without error
         self.last_error: str | None = None
-        self.restarts = 0  # streams reopened after an error or a timeout
+        self.restarts = 0  # streams reopened after an error
         self.relists = 0
         self.events = 0
 
     @property
     def label(self) -> str:
         where = f"namespace {self.namespace}" if self.namespace else "all namespaces"
+        if self.name is not None:
+            return f"{self.kind.kind} {self.name} in {where}"
         return f"{self.kind.kind} in {where}"
 
     def add_listener(self, namespace: str | None, name: str, listener: ObjectListener) -> None:
@@ -101,17 +112,19 @@ class ResourceWatch:
             try:
                 if self._resource_version is None:
                     await self._list()
-                if not await self._watch():
-                    # A stream that closes without a line is a server in trouble: don't spin.
+                opened = time.monotonic()
+                if not await self._watch() and time.monotonic() - opened < self._timeout_seconds:
+                    # A stream that closes early without a line is a server in trouble.
+                    self.restarts += 1
                     await asyncio.sleep(self._backoff.next_delay())
             except (_Expired, Gone):  # told in the stream, or in answer to opening it
                 logger.info("watch %s: resourceVersion expired, listing again", self.label)
                 self._resource_version = None
                 self.relists += 1
             except KubeError as exc:
+                self.restarts += 1
                 self._fail(str(exc))
                 await asyncio.sleep(self._backoff.next_delay())
-            self.restarts += 1
 
     def _fail(self, message: str) -> None:
         self.healthy = False
@@ -129,22 +142,33 @@ class ResourceWatch:
             self._report(None)
 
     async def _list(self) -> None:
-        body = await self._client.request("GET", self.kind.collection_path(self.namespace))
-        items: list[JsonObject] = body.get("items") or []
+        """List every page (410 on a page: list again from the first, in `run`)."""
+        path = self.kind.collection_path(self.namespace)
         seen: dict[ObjectKey, JsonObject] = {}
-        for item in items:
-            key = object_key(item)
-            if self.kind.namespaced and key[0] is None:
-                key = (self.namespace, key[1])
-            if key in self._listeners:
-                seen[key] = item
+        query = {**self._selector, "limit": str(LIST_PAGE)}
+        version: str | None = None
+        while True:
+            body = await self._client.request("GET", path, query=query)
+            metadata = body.get("metadata") or {}
+            if version is None:
+                version = str(metadata.get("resourceVersion") or "")  # the same on every page
+            for item in body.get("items") or []:
+                key = object_key(item)
+                if self.kind.namespaced and key[0] is None:
+                    key = (self.namespace, key[1])
+                if key in self._listeners:
+                    seen[key] = item
+            token = metadata.get("continue")
+            if not token:
+                break
+            query = {**self._selector, "limit": str(LIST_PAGE), "continue": str(token)}
         for key in self._listeners:
             found = seen.get(key)
-            version = (
+            found_version = (
                 None if found is None else (found.get("metadata") or {}).get("resourceVersion")
             )
-            self._deliver(key, found, version, force=not self.synced)
-        self._resource_version = str((body.get("metadata") or {}).get("resourceVersion") or "")
+            self._deliver(key, found, found_version, force=not self.synced)
+        self._resource_version = version
         self.synced = True
         self._healthy()
         self._backoff.reset()
@@ -152,6 +176,7 @@ class ResourceWatch:
     async def _watch(self) -> int:
         """Follow one watch stream until the server ends it; the number of lines read."""
         query = {
+            **self._selector,
             "watch": "true",
             "allowWatchBookmarks": "true",
             "timeoutSeconds": str(self._timeout_seconds),

@@ -222,14 +222,14 @@ def expected_patch(binding: Binding, patch: PatchSpec, text: str) -> list[tuple[
     value = match.output
     if isinstance(value, str) and not patch.values.has_map:
         value = decode_scalar(value)
-    path, _, body = patch_request(
+    request = patch_request(
         kind=BUILTIN_KINDS["Deployment"],
         namespace=NAMESPACE,
         name=binding.spec.name,
         locus=patch.locus,
         value=value,
     )
-    return [("PATCH", path, json.loads(json.dumps(body)))]
+    return [("PATCH", request.path, json.loads(json.dumps(request.body)))]
 
 
 JOBS: Final = f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs"

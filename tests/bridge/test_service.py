@@ -67,7 +67,7 @@ def reads_of_the_object(fake: FakeKube) -> list[str]:
 
 
 def deployment_watch(service: Service) -> ResourceWatch:
-    watch = service.watches[("Deployment", "apps/v1", MEDIA)]
+    watch = service.watches[("Deployment", "apps/v1", MEDIA, None)]
     assert watch is not None
     return watch
 
@@ -211,7 +211,7 @@ async def test_a_410_relist_misses_no_change_and_publishes_nothing_twice(
         assert deployment_watch(service).relists >= 1
 
 
-@pytest.mark.parametrize(("scope", "watches"), [("namespace", 6), ("auto", 2), ("cluster", 2)])
+@pytest.mark.parametrize(("scope", "watches"), [("namespace", 6), ("auto", 6), ("cluster", 2)])
 async def test_300_bindings_over_3_namespaces_and_2_kinds_share_at_most_6_watches(
     tmp_path: Path,
     mosquitto: Mosquitto,

@@ -91,7 +91,7 @@ DEFAULTS: list[Any] = [
     pytest.param(lambda c: c.log_level, "INFO", id="logging.level"),
     pytest.param(lambda c: c.kubernetes.kubeconfig, None, id="kubernetes.kubeconfig"),
     pytest.param(lambda c: c.kubernetes.context, None, id="kubernetes.context"),
-    pytest.param(lambda c: c.kubernetes.watch_scope, "auto", id="kubernetes.watch-scope"),
+    pytest.param(lambda c: c.kubernetes.watch_scope, "namespace", id="kubernetes.watch-scope"),
     pytest.param(lambda c: c.homeassistant, None, id="homeassistant"),
     pytest.param(lambda c: c.bindings, (), id="bindings"),
     pytest.param(lambda c: c.warnings, (), id="warnings"),
@@ -181,7 +181,16 @@ SETTINGS: list[Any] = [
         id="watch-scope-namespace",
     ),
     pytest.param(
-        "kubernetes: {watch-scope: auto}", lambda c: c.kubernetes.watch_scope, "auto", id="auto"
+        "kubernetes: {watch-scope: object}",
+        lambda c: c.kubernetes.watch_scope,
+        "object",
+        id="object",
+    ),
+    pytest.param(
+        "kubernetes: {watch-scope: auto}",
+        lambda c: (c.kubernetes.watch_scope, "`auto` is no longer a scope" in c.warnings[0]),
+        ("namespace", True),
+        id="auto",
     ),
     pytest.param(
         "homeassistant: true",
@@ -886,7 +895,7 @@ def test_the_home_assistant_example_config_loads() -> None:
         (
             "kubernetes: {watch-scope: all}",
             "kubernetes.watch-scope",
-            "must be one of auto, namespace, cluster; got 'all'",
+            "must be one of namespace, cluster, object, auto; got 'all'",
         ),
         (
             "homeassistant: {prefix: ha}",
@@ -1051,32 +1060,44 @@ bindings:
     ("scope", "expected"),
     [
         pytest.param(
-            "auto",
-            {
-                ("Deployment", "apps/v1", None): ["a", "b", "c"],  # spans media and home
-                ("Job", "batch/v1", "home"): ["d"],  # one namespace; e watches nothing
-                ("Node", "v1", None): ["f"],
-            },
-            id="auto",
-        ),
-        pytest.param(
             "namespace",
             {
-                ("Deployment", "apps/v1", "media"): ["a", "b"],
-                ("Deployment", "apps/v1", "home"): ["c"],
-                ("Job", "batch/v1", "home"): ["d"],
-                ("Node", "v1", None): ["f"],
+                ("Deployment", "apps/v1", "media", None): ["a", "b"],
+                ("Deployment", "apps/v1", "home", None): ["c"],
+                ("Job", "batch/v1", "home", None): ["d"],  # e watches nothing
+                ("Node", "v1", None, None): ["f"],  # cluster-scoped: watched cluster-wide
             },
             id="namespace",
         ),
         pytest.param(
+            "auto",  # the earlier default, now the same as namespace
+            {
+                ("Deployment", "apps/v1", "media", None): ["a", "b"],
+                ("Deployment", "apps/v1", "home", None): ["c"],
+                ("Job", "batch/v1", "home", None): ["d"],
+                ("Node", "v1", None, None): ["f"],
+            },
+            id="auto",
+        ),
+        pytest.param(
             "cluster",
             {
-                ("Deployment", "apps/v1", None): ["a", "b", "c"],
-                ("Job", "batch/v1", None): ["d"],
-                ("Node", "v1", None): ["f"],
+                ("Deployment", "apps/v1", None, None): ["a", "b", "c"],
+                ("Job", "batch/v1", None, None): ["d"],
+                ("Node", "v1", None, None): ["f"],
             },
             id="cluster",
+        ),
+        pytest.param(
+            "object",
+            {
+                ("Deployment", "apps/v1", "media", "a"): ["a"],
+                ("Deployment", "apps/v1", "media", "b"): ["b"],
+                ("Deployment", "apps/v1", "home", "c"): ["c"],
+                ("Job", "batch/v1", "home", "d"): ["d"],
+                ("Node", "v1", None, "f"): ["f"],
+            },
+            id="object",
         ),
     ],
 )

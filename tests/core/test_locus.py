@@ -192,10 +192,8 @@ def test_a_merge_patch_sets_only_that_field(expression: str, value: object, patc
         ("metadata.annotations['a~b/c']", "/metadata/annotations/a~0b~1c"),
     ],
 )
-def test_a_json_patch_replaces_that_field(expression: str, pointer: str) -> None:
-    assert Locus.parse(expression).json_patch("x") == [
-        {"op": "replace", "path": pointer, "value": "x"}
-    ]
+def test_a_json_patch_adds_that_field_which_also_replaces_it(expression: str, pointer: str) -> None:
+    assert Locus.parse(expression).json_patch("x") == [{"op": "add", "path": pointer, "value": "x"}]
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ from tests.support.waiting import until
 
 NAMESPACE = "default"
 LEASE = "mqtt-kube-leader-test"
-TIMING = LeaseTiming(duration=1.0, renew_every=0.2, retry_every=0.1)
+TIMING = LeaseTiming(duration=1.0, renew_every=0.2, retry_every=0.1, renew_deadline=0.6)
 
 
 @pytest.fixture

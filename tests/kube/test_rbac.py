@@ -4,8 +4,9 @@ Covers: the project's config-basic.yaml; a config with a custom resource (apiVer
 example.com/v1), a Node binding and a cluster-scoped custom resource; guessed plurals and the
 comment saying so; discovery URLs only when a non-built-in kind is used; `/scale` and
 `/status`; action verbs only as far as the action's map can lead (launch, delete, both);
-cluster-wide watches, explicit and chosen by `watch-scope: auto`; leader election; the
---namespace and --service-account options; templates whose kind cannot be read; the command line.
+namespaced watches by default, cluster-wide ones when asked (`watch-scope: cluster`); leader
+election; the --namespace and --service-account options; templates whose kind cannot be read;
+the command line.
 """
 
 from __future__ import annotations
@@ -324,15 +325,15 @@ bindings:
 """
 
 
-def test_auto_scope_lists_a_kind_cluster_wide_when_its_bindings_span_namespaces(
+def test_by_default_a_kind_spanning_namespaces_is_listed_in_each_namespace_only(
     tmp_path: Path,
 ) -> None:
     docs = documents(render_rbac(load_config(write_config(tmp_path, SPREAD))))
-    assert find(docs, "ClusterRole")["rules"] == [rule("apps", "deployments", ["list", "watch"])]
-    assert find(docs, "Role", "home")["rules"] == [rule("apps", "statefulsets", ["list", "watch"])]
-    assert [doc["kind"] for doc in docs if doc["kind"] in ("Role", "ClusterRole")] == [
-        "ClusterRole",
-        "Role",
+    assert "ClusterRole" not in [doc["kind"] for doc in docs]
+    assert find(docs, "Role", "media")["rules"] == [rule("apps", "deployments", ["list", "watch"])]
+    assert find(docs, "Role", "home")["rules"] == [
+        rule("apps", "deployments", ["list", "watch"]),
+        rule("apps", "statefulsets", ["list", "watch"]),
     ]
 
 
