@@ -108,3 +108,17 @@ def acknowledge_now(client: aiomqtt.Client) -> None:
     if _QUICKACK is not None and isinstance(sock, socket.socket):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+
+
+def settle_disconnect(client: aiomqtt.Client) -> None:
+    """Mark the reason of an unexpected disconnection as seen.
+
+    aiomqtt keeps it in a future that only its message iterator reads. When the broker
+    dies while we shut down, nobody iterates any more and the client's `__aexit__` returns
+    early, so asyncio would log "Future exception was never retrieved … MqttCodeError"
+    once the client is collected. The failure itself is already handled (a publish that
+    gets no answer returns False).
+    """
+    disconnected = client._disconnected  # aiomqtt's own future, only to read it
+    if disconnected.done() and not disconnected.cancelled():
+        disconnected.exception()

@@ -31,7 +31,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from mqtt_kube.config.model import MqttSettings, TlsSettings
 from mqtt_kube.core.backoff import Backoff
 from mqtt_kube.core.message import ConnectHook, Message, MessageHandler
-from mqtt_kube.mqtt.client import acknowledge_now, make_client
+from mqtt_kube.mqtt.client import acknowledge_now, make_client, settle_disconnect
 from mqtt_kube.mqtt.session import MQTT311, SessionPlan, SessionPolicy
 from mqtt_kube.mqtt.tls import tls_context
 
@@ -155,12 +155,17 @@ class MqttConnection:
                 connections = self._connections
                 failure: BaseException | None = None
                 plan = self._session.plan()
+                client: aiomqtt.Client | None = None
                 try:
                     if plan.discard_first:
                         await self._discard_session()
-                    await self._serve(self._make_client(plan), plan)
+                    client = self._make_client(plan)
+                    await self._serve(client, plan)
                 except* aiomqtt.MqttError as group:
                     failure = group.exceptions[0]
+                finally:
+                    if client is not None:
+                        settle_disconnect(client)
                 if failure is None:
                     continue
                 if self._closing.is_set():
