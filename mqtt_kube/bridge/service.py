@@ -79,6 +79,7 @@ class Service:
         # /api/ready asks for a check of the API server; the check runs in its own task.
         self._probe_wanted = asyncio.Event()
         self._probed_at = -math.inf
+        self.probe_every = PROBE_EVERY
         self.api_unreachable: str | None = None
         self.http = HttpServer(config.http, self)
         self._route_commands()
@@ -250,7 +251,7 @@ class Service:
         if self.leader is not None and not self.leader.is_leader:
             return ["standing by: another replica holds the leader Lease"]
         reasons = [] if self.mqtt.connected else ["MQTT is not connected"]
-        if time.monotonic() - self._probed_at >= PROBE_EVERY:
+        if time.monotonic() - self._probed_at >= self.probe_every:
             self._probe_wanted.set()
         if self.api_unreachable is not None:
             reasons.append(f"Kubernetes API: {self.api_unreachable}")
