@@ -7,7 +7,8 @@ them); /status only where discovery lists it (ConfigMap, a CRD without it); a JS
 `replace` or `add` on a missing path answered with the real server's opaque 422, `add` of
 a missing key accepted; `limit`/`continue` pages from one resourceVersion, 410 for a token
 older than the history, 400 for a bad one; bearer tokens that expire by time or at once;
-held requests; new connections refused while an open watch goes on; request headers kept.
+held requests; new connections refused while an open watch goes on; request headers kept;
+the table of built-in kinds agreeing with the fake on /status and /scale.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from mqtt_kube.core.kinds import BUILTIN_KINDS
 from mqtt_kube.testing.fakekube import DEFAULT_BEARER, FakeKube, StatusError
 from tests.support.waiting import until
 from tests.testing.test_fakekube import NS, deployment, raw_watch, status_body, take
@@ -458,3 +460,14 @@ async def test_each_request_keeps_its_headers_and_bearer_token(
     assert request.headers["User-Agent"] == "tester/1.0"
     assert request.token == (fake_kube.token or DEFAULT_BEARER)
     assert json.loads(json.dumps(dict(request.headers)))  # plain strings
+
+
+def test_the_kinds_table_agrees_with_the_fakes_subresources() -> None:
+    """mqtt-kube's own table of built-in kinds and the fake (from the client's models) say
+    the same of /status and /scale."""
+    served = {
+        resource.kind: (resource.status, resource.scale)
+        for resource in FakeKube().store.resources()
+    }
+    table = {info.kind: (info.status, info.scalable) for info in BUILTIN_KINDS.values()}
+    assert served == table
