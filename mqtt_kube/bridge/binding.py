@@ -40,7 +40,7 @@ from mqtt_kube.core.payload import decode_scalar, encode_payload
 from mqtt_kube.core.valuemap import Match, ValueMap
 from mqtt_kube.kube.actions import create_object, delete_labelled, delete_object, launch_labels
 from mqtt_kube.kube.client import JsonObject, KubeClient
-from mqtt_kube.kube.patch import patch_request, send_patch
+from mqtt_kube.kube.patch import PatchRequest, patch_request, send_patch
 
 logger = logging.getLogger(__name__)
 
@@ -166,15 +166,19 @@ class Binding:
 
         async def send() -> None:
             kind = await self.resolve()
+
+            def build(seen: JsonObject | None) -> PatchRequest:
+                return patch_request(
+                    kind=kind,
+                    namespace=self.namespace,
+                    name=self.spec.name,
+                    locus=patch.locus,
+                    value=value,
+                    seen=seen,
+                )
+
             seen = self.seen
-            request = patch_request(
-                kind=kind,
-                namespace=self.namespace,
-                name=self.spec.name,
-                locus=patch.locus,
-                value=value,
-                seen=seen,
-            )
+            request = build(seen)
             try:
                 await send_patch(self._client, request)
             except Invalid:
@@ -182,15 +186,7 @@ class Binding:
                 # it again from the newer copy, once, when the watch brings one.
                 if not request.guarded or not await self._seen_since(seen):
                     raise
-                request = patch_request(
-                    kind=kind,
-                    namespace=self.namespace,
-                    name=self.spec.name,
-                    locus=patch.locus,
-                    value=value,
-                    seen=self.seen,
-                )
-                await send_patch(self._client, request)
+                await send_patch(self._client, build(self.seen))
 
         try:
             await self._retrying(send, topic=patch.topic)

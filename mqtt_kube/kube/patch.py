@@ -59,24 +59,8 @@ def patch_request(
     return PatchRequest(path, MERGE_PATCH, locus.merge_patch(value))
 
 
-async def patch_field(
-    client: KubeClient,
-    *,
-    kind: KindInfo,
-    namespace: str | None,
-    name: str,
-    locus: Locus,
-    value: object,
-    seen: JsonObject | None = None,
-) -> JsonObject:
-    """Set `locus` of the named object to `value`; returns what the API server answered."""
-    request = patch_request(
-        kind=kind, namespace=namespace, name=name, locus=locus, value=value, seen=seen
-    )
-    return await send_patch(client, request)
-
-
 async def send_patch(client: KubeClient, request: PatchRequest) -> JsonObject:
+    """Send the request (with strict field validation); returns what the API server answered."""
     return await client.request(
         "PATCH",
         request.path,

@@ -385,20 +385,27 @@ async def test_bearer_tokens_expire_by_time_or_at_once() -> None:
     async with FakeKube() as fake:
         lasting = fake.issue_token()
         brief = fake.issue_token(lifetime=0.2)
-        async with aiohttp.ClientSession() as session:
 
-            async def status(token: str) -> int:
-                headers = {"Authorization": f"Bearer {token}"}
-                async with session.get(f"{fake.url}/api/v1/namespaces", headers=headers) as r:
-                    return r.status
+        async def status(token: str) -> int:
+            configuration = k8s_client.Configuration(
+                host=fake.url,
+                api_key={"BearerToken": token},
+                api_key_prefix={"BearerToken": "Bearer"},
+            )
+            async with k8s_client.ApiClient(configuration) as api:
+                try:
+                    await k8s_client.CoreV1Api(api).list_namespace()
+                except ApiException as exc:
+                    return int(exc.status)
+            return 200
 
-            assert (await status(lasting), await status(brief)) == (200, 200)
-            assert await status(DEFAULT_BEARER) == 401
-            await until(lambda: not fake.tokens.valid(brief))
-            assert await status(brief) == 401
-            fake.expire_token(lasting)
-            assert await status(lasting) == 401
-            assert fake.tokens.refused == 3
+        assert (await status(lasting), await status(brief)) == (200, 200)
+        assert await status(DEFAULT_BEARER) == 401
+        await until(lambda: not fake.tokens.valid(brief))
+        assert await status(brief) == 401
+        fake.expire_token(lasting)
+        assert await status(lasting) == 401
+        assert fake.tokens.refused == 3
         assert fake.token == lasting  # the first token issued goes into the kubeconfig
 
 
@@ -439,15 +446,14 @@ async def test_new_connections_are_refused_while_an_open_watch_goes_on(
     pending = asyncio.ensure_future(take(events, 1))
     await until(lambda: fake_kube.open_watches == 1)
     fake_kube.refuse_connections()
-    async with aiohttp.ClientSession() as session:
-        with pytest.raises(aiohttp.ClientConnectionError):
-            await session.get(f"{fake_kube.url}/version")
-        fake_kube.patch("apps/v1", "Deployment", NS, "jellyfin", {"spec": {"replicas": 4}})
-        (event,) = await pending
-        assert event["object"]["spec"]["replicas"] == 4
-        await fake_kube.accept_connections()
-        async with session.get(f"{fake_kube.url}/version") as response:
-            assert response.status == 200
+    version = k8s_client.VersionApi(apps.api_client)
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await version.get_code()  # a new connection: the watch holds the only open one
+    fake_kube.patch("apps/v1", "Deployment", NS, "jellyfin", {"spec": {"replicas": 4}})
+    (event,) = await pending
+    assert event["object"]["spec"]["replicas"] == 4
+    await fake_kube.accept_connections()
+    assert (await version.get_code()).git_version == "v1.31.0-fakekube"
     await events.aclose()
 
 
