@@ -25,22 +25,18 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from mqtt_kube.core.kinds import BUILTIN_KINDS
 from mqtt_kube.testing.fakekube import DEFAULT_BEARER, FakeKube, StatusError
+from tests.support.fake_api_calls import (
+    JSON_PATCH,
+    MERGE,
+    NS,
+    deployment,
+    raw_watch,
+    status_body,
+    take,
+)
 from tests.support.waiting import until
-from tests.testing.test_fakekube import NS, deployment, raw_watch, status_body, take
 
-MERGE = "application/merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
 OPAQUE_422 = "the server rejected our request due to an error in our request"
-
-
-@pytest.fixture
-def apps(kube_client: k8s_client.ApiClient) -> k8s_client.AppsV1Api:
-    return k8s_client.AppsV1Api(kube_client)
-
-
-@pytest.fixture
-def core(kube_client: k8s_client.ApiClient) -> k8s_client.CoreV1Api:
-    return k8s_client.CoreV1Api(kube_client)
 
 
 @pytest.fixture
