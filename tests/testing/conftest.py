@@ -25,3 +25,8 @@ def quiet_kube(fake_kube: FakeKube) -> FakeKube:
     """The fake with its controller off, so only the test's own writes make events."""
     fake_kube.controller = False
     return fake_kube
+
+
+@pytest.fixture
+def custom(kube_client: k8s_client.ApiClient) -> k8s_client.CustomObjectsApi:
+    return k8s_client.CustomObjectsApi(kube_client)
