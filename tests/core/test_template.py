@@ -1,39 +1,22 @@
-"""Launch templates: rendering, the object's shape, and hostile payloads.
+"""Launch templates: rendering and the object's shape.
 
 Covered: the Job templates of the original-forms config (tests/compat), the context (`binding`,
 `action` with attribute and item access, `uid`, `match` with json and regex groups,
 comparisons on payload values), namespace and labels, the required fields, load errors with
-path and line, rendering errors, and a table of hostile payloads: each one must land inside
-a scalar (the exact resulting object is asserted) or be refused with a TemplateError.
+path and line, and rendering errors. Hostile payloads are in test_template_hostile.py.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from mqtt_kube.core.errors import TemplateError
 from mqtt_kube.core.template import LaunchTemplate
+from tests.support.launch_templates import OURS, _render, _template
 from tests.support.paths import ORIGINAL_JOB, ORIGINAL_SYNC_JOB
-
-OURS = {"app.kubernetes.io/managed-by": "mqtt-kube", "mqtt-kube/binding": "b0"}
-BINDING = {"namespace": "demo", "resource": "Job", "name": "example-wget", "topic-prefix": "t"}
-ACTION = {"topic": "example/cmd", "launch": "job.yaml"}
-
-
-def _template(tmp_path: Path, text: str, name: str = "job.yaml") -> LaunchTemplate:
-    path = tmp_path / name
-    path.write_text(text)
-    return LaunchTemplate.load(str(path))
-
-
-def _render(template: LaunchTemplate, match: dict[str, object], **kwargs: Any) -> dict[str, Any]:
-    options: dict[str, Any] = {"namespace": "demo", "labels": OURS, "uid": "0a1b2c3d"}
-    options.update(kwargs)
-    return template.render(binding=BINDING, action=ACTION, match=match, **options)
 
 
 def test_the_original_forms_job_template_renders_with_uid_binding_and_match() -> None:
@@ -170,204 +153,6 @@ def test_uid_is_eight_fresh_lowercase_hex_characters_when_not_given(tmp_path: Pa
     }
     assert len(names) == 5
     assert all(re.fullmatch(r"j-[0-9a-f]{8}", name) for name in names)
-
-
-HOSTILE_TEMPLATE = """\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: cm
-data:
-  plain: ${match.input}
-  double: "${match.input}"
-  single: '${match.input}'
-  inline: got ${match.input} here
-  block: |
-    ${match.input}
-  listed: [${match.input}]
-"""
-
-
-def _scalars(payload: str, plain: object) -> dict[str, object]:
-    return {
-        "plain": plain,
-        "double": payload,
-        "single": payload,
-        "inline": f"got {payload} here",
-        "block": f"{payload}\n",
-        "listed": [plain],
-    }
-
-
-@pytest.mark.parametrize(
-    ("payload", "plain"),
-    [
-        ("RUN", "RUN"),
-        ("x\nkind: Secret", "x\nkind: Secret"),
-        ("x\n  extra: key", "x\n  extra: key"),
-        ("a: b", "a: b"),
-        ("!!python/object/apply:os.system ['id']", "!!python/object/apply:os.system ['id']"),
-        ("!!binary aGVsbG8=", "!!binary aGVsbG8="),
-        ("---\nkind: Pod", "---\nkind: Pod"),
-        ("...\n---\nkind: Pod\n", "...\n---\nkind: Pod\n"),
-        ("it's \"quoted\" both 'ways'", "it's \"quoted\" both 'ways'"),
-        ('"', '"'),
-        ("'", "'"),
-        ("{a: 1}", "{a: 1}"),
-        ("[1, 2]", "[1, 2]"),
-        ("}]{[", "}]{["),
-        ("${binding.name} ${uid}", "${binding.name} ${uid}"),
-        ("<% import os %>", "<% import os %>"),
-        ("<%include file='/etc/passwd'/>", "<%include file='/etc/passwd'/>"),
-        ("% if True:", "% if True:"),
-        ("&anchor *alias", "&anchor *alias"),
-        ("# comment", "# comment"),
-        ("- item", "- item"),
-        ("|\n  block", "|\n  block"),
-        ("\ttab\r\n", "\ttab\r\n"),
-        ("ünïcødé 🚀", "ünïcødé 🚀"),
-        ("mqk" + "0" * 32 + "x0z", "mqk" + "0" * 32 + "x0z"),
-        ("3", 3),
-        ("-12", -12),
-        ("007", 7),
-        ("2.5", 2.5),
-        ("1e3", 1000.0),
-        ("true", True),
-        ("FALSE", False),
-        ("null", None),
-        ("~", None),
-        ("", None),
-        ("yes", "yes"),
-        ("off", "off"),
-        ("0x1F", "0x1F"),
-        ("1:30", "1:30"),
-        ("1_000", "1_000"),
-        ("2024-05-01", "2024-05-01"),
-        (".inf", ".inf"),
-        ("1e999", "1e999"),
-        ("A" * 100_000, "A" * 100_000),
-        ("x\n" * 10_000, "x\n" * 10_000),
-    ],
-)
-def test_a_hostile_payload_only_ever_becomes_a_scalar(
-    tmp_path: Path, payload: str, plain: object
-) -> None:
-    template = _template(tmp_path, HOSTILE_TEMPLATE)
-    rendered = _render(template, {"input": payload})
-    assert rendered == {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": "cm", "namespace": "demo", "labels": OURS},
-        "data": _scalars(payload, plain),
-    }
-
-
-def test_payload_strings_deep_inside_json_stay_scalars(tmp_path: Path) -> None:
-    template = _template(
-        tmp_path,
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n"
-        "data:\n  deep: ${match.json.a.b[1].c}\n  whole: ${match.json.a}\n",
-    )
-    hostile = "v\nkind: Secret\n---\n!!python/name:os.system"
-    rendered = _render(template, {"json": {"a": {"b": [0, {"c": hostile}], "k\nx: y": 1}}})
-    assert rendered["data"] == {
-        "deep": hostile,
-        "whole": '{"b":[0,{"c":"v\\nkind: Secret\\n---\\n!!python/name:os.system"}],"k\\nx: y":1}',
-    }
-
-
-@pytest.mark.parametrize(
-    ("text", "match", "problem"),
-    [
-        (
-            "apiVersion: v1\nkind: ${match.input}\nmetadata: {name: x}\n",
-            {"input": "Secret"},
-            "a payload may not set kind",
-        ),
-        (
-            "apiVersion: v1\nkind: Config${match.input}\nmetadata: {name: x}\n",
-            {"input": "Map"},
-            "a payload may not set kind",
-        ),
-        (
-            "apiVersion: ${match.input}\nkind: Pod\nmetadata: {name: x}\n",
-            {"input": "v1"},
-            "a payload may not set apiVersion",
-        ),
-        (
-            "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: '${match.input}'}\n",
-            {"input": "demo"},
-            "a payload may not set metadata.namespace",
-        ),
-        (
-            "base: &m {name: x, namespace: '${match.input}'}\n"
-            "apiVersion: v1\nkind: Pod\nmetadata: *m\n",
-            {"input": "demo"},
-            "a payload may not set metadata.namespace",
-        ),
-        (
-            "apiVersion: v1\nkind: Pod\n"
-            "metadata:\n  <<: {namespace: '${match.input}'}\n  name: x\n",
-            {"input": "demo"},
-            "a payload may not set metadata.namespace",
-        ),
-        (
-            "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n${match.input}: 1\n",
-            {"input": "spec"},
-            "a payload may not name keys",
-        ),
-        (
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  labels:\n"
-            "% for k, v in match.json.items():\n    ${k}: ${v}\n% endfor\n",
-            {"json": {"kind": "Secret"}},
-            "a payload may not name keys",
-        ),
-        (
-            "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\ndata: {'x-${match.input}': 1}\n",
-            {"input": "a"},
-            "a payload may not name keys",
-        ),
-        (
-            "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\ndata: !${match.input} 1\n",
-            {"input": "a"},
-            "a payload may not name a YAML tag",
-        ),
-        (
-            "apiVersion: v1\nkind: Pod\nmetadata: {name: '${match.input.upper()}'}\n",
-            {"input": "a"},
-            "can only be inserted as it is",
-        ),
-        (
-            "apiVersion: v1\nkind: Pod\nmetadata: {name: '${match.input[:3]}'}\n",
-            {"input": "abcdef"},
-            "can only be inserted as it is",
-        ),
-        (
-            "apiVersion: v1\nkind: Pod\nmetadata: {name: '${'-'.join(match.input)}'}\n",
-            {"input": "abc"},
-            "rendering failed: TypeError",
-        ),
-    ],
-)
-def test_payloads_in_keys_tags_or_protected_fields_are_refused(
-    tmp_path: Path, text: str, match: dict[str, object], problem: str
-) -> None:
-    template = _template(tmp_path, text)
-    with pytest.raises(TemplateError, match=re.escape(problem)) as caught:
-        _render(template, match)
-    assert str(template.path) in str(caught.value)
-
-
-def test_an_explicit_tag_in_the_template_is_kept_for_a_payload(tmp_path: Path) -> None:
-    template = _template(
-        tmp_path,
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n"
-        "data: {text: !!str '${match.input}', plain: !!str ${match.input},"
-        " n: !!int ${match.input}}\n",
-    )
-    assert _render(template, {"input": "3"})["data"] == {"text": "3", "plain": "3", "n": 3}
-    with pytest.raises(TemplateError, match="cannot be read"):
-        _render(template, {"input": "three"})
 
 
 @pytest.mark.parametrize(
