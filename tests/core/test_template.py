@@ -15,7 +15,7 @@ import pytest
 
 from mqtt_kube.core.errors import TemplateError
 from mqtt_kube.core.template import LaunchTemplate
-from tests.support.launch_templates import OURS, _render, _template
+from tests.support.launch_templates import OURS, render_with, template_file
 from tests.support.paths import ORIGINAL_JOB, ORIGINAL_SYNC_JOB
 
 
@@ -113,14 +113,14 @@ metadata:
 
 
 def test_templates_see_binding_action_uid_and_the_match(tmp_path: Path) -> None:
-    template = _template(tmp_path, CONTEXT_TEMPLATE)
+    template = template_file(tmp_path, CONTEXT_TEMPLATE)
     match = {
         "input": '{"action": "RUN", "count": 2}',
         "value": "RUN",
         "json": {"action": "RUN", "count": 2, "items": ["a", "b"], "nothing": None, "flag": False},
         "who": "alice",
     }
-    job = _render(template, match)
+    job = render_with(template, match)
     assert job["metadata"] == {
         "name": "example-wget-0a1b2c3d",
         "namespace": "demo",
@@ -144,7 +144,9 @@ def test_templates_see_binding_action_uid_and_the_match(tmp_path: Path) -> None:
 
 
 def test_uid_is_eight_fresh_lowercase_hex_characters_when_not_given(tmp_path: Path) -> None:
-    template = _template(tmp_path, "kind: Job\napiVersion: batch/v1\nmetadata: {name: j-${uid}}\n")
+    template = template_file(
+        tmp_path, "kind: Job\napiVersion: batch/v1\nmetadata: {name: j-${uid}}\n"
+    )
     names = {
         template.render(binding={}, action={}, match={}, namespace="ns", labels={})["metadata"][
             "name"
@@ -168,8 +170,8 @@ def test_the_namespace_is_the_bindings(
     tmp_path: Path, namespace: str | None, template_namespace: str | None, result: str | None
 ) -> None:
     own = f", namespace: {template_namespace}" if template_namespace else ""
-    template = _template(tmp_path, f"apiVersion: v1\nkind: Pod\nmetadata: {{name: x{own}}}\n")
-    metadata = _render(template, {}, namespace=namespace)["metadata"]
+    template = template_file(tmp_path, f"apiVersion: v1\nkind: Pod\nmetadata: {{name: x{own}}}\n")
+    metadata = render_with(template, {}, namespace=namespace)["metadata"]
     assert metadata.get("namespace") == result
 
 
@@ -224,24 +226,26 @@ def test_the_namespace_is_the_bindings(
 def test_a_template_that_cannot_give_one_object_is_a_template_error(
     tmp_path: Path, text: str, problem: str
 ) -> None:
-    template = _template(tmp_path, text)
+    template = template_file(tmp_path, text)
     with pytest.raises(TemplateError, match=re.escape(problem)) as caught:
-        _render(template, {"input": "x", "json": {"present": 1}})
+        render_with(template, {"input": "x", "json": {"present": 1}})
     assert str(caught.value).startswith(template.path)
 
 
 def test_generate_name_is_enough(tmp_path: Path) -> None:
-    template = _template(tmp_path, "apiVersion: v1\nkind: Pod\nmetadata: {generateName: run-}\n")
-    assert _render(template, {})["metadata"]["generateName"] == "run-"
+    template = template_file(
+        tmp_path, "apiVersion: v1\nkind: Pod\nmetadata: {generateName: run-}\n"
+    )
+    assert render_with(template, {})["metadata"]["generateName"] == "run-"
 
 
 def test_yaml_words_read_as_kubectl_reads_them_and_dates_stay_text(tmp_path: Path) -> None:
-    template = _template(
+    template = template_file(
         tmp_path,
         "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n"
         "data: {a: yes, b: off, c: 2024-05-01, d: true, e: ${True}, f: ${None}}\n",
     )
-    assert _render(template, {})["data"] == {
+    assert render_with(template, {})["data"] == {
         "a": True,
         "b": False,
         "c": "2024-05-01",
@@ -284,9 +288,9 @@ def test_a_template_that_is_not_utf8_names_the_path(tmp_path: Path) -> None:
 
 
 def test_templates_compare_by_path_and_content(tmp_path: Path) -> None:
-    first = _template(tmp_path, "kind: Job\n")
+    first = template_file(tmp_path, "kind: Job\n")
     again = LaunchTemplate.load(first.path)
-    other = _template(tmp_path, "kind: Pod\n", name="other.yaml")
+    other = template_file(tmp_path, "kind: Pod\n", name="other.yaml")
     assert first == again
     assert hash(first) == hash(again)
     assert first != other

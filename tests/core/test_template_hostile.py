@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mqtt_kube.core.errors import TemplateError
-from tests.support.launch_templates import OURS, _render, _template
+from tests.support.launch_templates import OURS, render_with, template_file
 
 HOSTILE_TEMPLATE = """\
 apiVersion: v1
@@ -93,8 +93,8 @@ def _scalars(payload: str, plain: object) -> dict[str, object]:
 def test_a_hostile_payload_only_ever_becomes_a_scalar(
     tmp_path: Path, payload: str, plain: object
 ) -> None:
-    template = _template(tmp_path, HOSTILE_TEMPLATE)
-    rendered = _render(template, {"input": payload})
+    template = template_file(tmp_path, HOSTILE_TEMPLATE)
+    rendered = render_with(template, {"input": payload})
     assert rendered == {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -104,13 +104,13 @@ def test_a_hostile_payload_only_ever_becomes_a_scalar(
 
 
 def test_payload_strings_deep_inside_json_stay_scalars(tmp_path: Path) -> None:
-    template = _template(
+    template = template_file(
         tmp_path,
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n"
         "data:\n  deep: ${match.json.a.b[1].c}\n  whole: ${match.json.a}\n",
     )
     hostile = "v\nkind: Secret\n---\n!!python/name:os.system"
-    rendered = _render(template, {"json": {"a": {"b": [0, {"c": hostile}], "k\nx: y": 1}}})
+    rendered = render_with(template, {"json": {"a": {"b": [0, {"c": hostile}], "k\nx: y": 1}}})
     assert rendered["data"] == {
         "deep": hostile,
         "whole": '{"b":[0,{"c":"v\\nkind: Secret\\n---\\n!!python/name:os.system"}],"k\\nx: y":1}',
@@ -193,19 +193,19 @@ def test_payload_strings_deep_inside_json_stay_scalars(tmp_path: Path) -> None:
 def test_payloads_in_keys_tags_or_protected_fields_are_refused(
     tmp_path: Path, text: str, match: dict[str, object], problem: str
 ) -> None:
-    template = _template(tmp_path, text)
+    template = template_file(tmp_path, text)
     with pytest.raises(TemplateError, match=re.escape(problem)) as caught:
-        _render(template, match)
+        render_with(template, match)
     assert str(template.path) in str(caught.value)
 
 
 def test_an_explicit_tag_in_the_template_is_kept_for_a_payload(tmp_path: Path) -> None:
-    template = _template(
+    template = template_file(
         tmp_path,
         "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n"
         "data: {text: !!str '${match.input}', plain: !!str ${match.input},"
         " n: !!int ${match.input}}\n",
     )
-    assert _render(template, {"input": "3"})["data"] == {"text": "3", "plain": "3", "n": 3}
+    assert render_with(template, {"input": "3"})["data"] == {"text": "3", "plain": "3", "n": 3}
     with pytest.raises(TemplateError, match="cannot be read"):
-        _render(template, {"input": "three"})
+        render_with(template, {"input": "three"})

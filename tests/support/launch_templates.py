@@ -14,13 +14,15 @@ BINDING = {"namespace": "demo", "resource": "Job", "name": "example-wget", "topi
 ACTION = {"topic": "example/cmd", "launch": "job.yaml"}
 
 
-def _template(tmp_path: Path, text: str, name: str = "job.yaml") -> LaunchTemplate:
+def template_file(tmp_path: Path, text: str, name: str = "job.yaml") -> LaunchTemplate:
     path = tmp_path / name
     path.write_text(text)
     return LaunchTemplate.load(str(path))
 
 
-def _render(template: LaunchTemplate, match: dict[str, object], **kwargs: Any) -> dict[str, Any]:
+def render_with(
+    template: LaunchTemplate, match: dict[str, object], **kwargs: Any
+) -> dict[str, Any]:
     options: dict[str, Any] = {"namespace": "demo", "labels": OURS, "uid": "0a1b2c3d"}
     options.update(kwargs)
     return template.render(binding=BINDING, action=ACTION, match=match, **options)
