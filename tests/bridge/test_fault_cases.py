@@ -64,29 +64,35 @@ async def test_a_burst_on_one_topic_coalesces_to_at_most_two_patches_and_the_las
     tmp_path: Path, mosquitto: Mosquitto, fake_kube: FakeKube, mqtt_prefix: str
 ) -> None:
     burst = 200
+
+    def replicas(name: str) -> object:
+        return (fake_kube.get("apps/v1", "Deployment", NAMESPACE, name) or {})["spec"]["replicas"]
+
     async with (
-        bench(tmp_path, mosquitto, fake_kube, mqtt_prefix),
+        bench(tmp_path, mosquitto, fake_kube, mqtt_prefix) as b,
         MqttProbe.connect(mosquitto, subscribe=[f"{mqtt_prefix}/app-1/replicas"]) as probe,
     ):
-        state = f"{mqtt_prefix}/app-1/replicas"
-        assert await probe.next_text(state) == "0"
-        fake_kube.latency = 0.2  # the first PATCH is in flight while the rest arrive
+        b.service.client.request_timeout = 30.0  # the held PATCH must not time out and retry
+        assert await probe.next_text(f"{mqtt_prefix}/app-1/replicas") == "0"
         fake_kube.clear_requests()
-        for value in range(1, burst + 1):
+        # The first PATCH is held at the API server while the rest of the burst arrives.
+        fake_kube.hang(method="PATCH", path_contains="/app-1")
+        await probe.client.publish(f"{mqtt_prefix}/app-1/set", "1", qos=1)
+        await until(lambda: fake_kube.hanging == 1)
+        for value in range(2, burst + 1):
             await probe.client.publish(f"{mqtt_prefix}/app-1/set", str(value), qos=1)
-        await until(
-            lambda: (
-                (fake_kube.get("apps/v1", "Deployment", NAMESPACE, "app-1") or {})["spec"][
-                    "replicas"
-                ]
-                == burst
-            )
-        )
-        await asyncio.sleep(0.5)
-        patches = [r for r in fake_kube.requests if r.method == "PATCH"]
+        # One subscriber gets one publisher's messages in order: once a command published
+        # after the burst has reached the API server, mqtt-kube holds the whole burst.
+        await probe.client.publish(f"{mqtt_prefix}/app-2/set", "7", qos=1)
+        await until(lambda: replicas("app-2") == 7)
+        fake_kube.release_hung()
+        await until(lambda: replicas("app-1") == burst)
+        patches = [r for r in fake_kube.requests if r.method == "PATCH" and "/app-1" in r.path]
         print(f"FIGURES coalescing: {burst} commands on one topic -> {len(patches)} PATCH requests")
-        assert 1 <= len(patches) <= 2
-        assert patches[-1].body == {"spec": {"replicas": burst}}
+        assert [p.body for p in patches] == [
+            {"spec": {"replicas": 1}},
+            {"spec": {"replicas": burst}},
+        ]
 
 
 async def test_a_patch_that_meets_api_errors_is_retried_until_applied(
