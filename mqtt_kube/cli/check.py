@@ -27,8 +27,9 @@ def summarize(config: Config) -> list[str]:
         f"{len(config.bindings)} binding{'s' if len(config.bindings) != 1 else ''}:",
     ]
     for binding in config.bindings:
-        recipes = f" (recipe {', '.join(binding.recipes)} under {binding.topic})" if binding.recipes else ""
-        lines.append(f"  {binding.label}{recipes}")
+        recipes = ", ".join(binding.recipes)
+        under = f" (recipe {recipes} under {binding.topic})" if recipes else ""
+        lines.append(f"  {binding.label}{under}")
         for watch in binding.watch:
             flags = f"qos {watch.qos}" + (", retain" if watch.retain else "")
             lines.append(f"    watch  {watch.locus.expression} → {watch.topic} [{flags}]")

@@ -95,7 +95,7 @@ class EntityHint:
     Hand-written associations have none: their entities are inferred from the maps.
     """
 
-    name: str  # the entity's name (unused for the device's main entity)
+    name: str  # the entity's name (unused for the main entity; an action's buttons: payloads)
     main: bool = False  # the device's main entity, named by the device
     icon: str | None = None
     device_class: str | None = None

@@ -17,11 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from mqtt_kube.config.validators import join_topic
 from mqtt_kube.config.recipes.base import Builder, Expansion, RecipeTarget
 from mqtt_kube.config.recipes.batch import cronjob, job
 from mqtt_kube.config.recipes.node import node
 from mqtt_kube.config.recipes.workloads import power, restart
+from mqtt_kube.config.validators import join_topic
 from mqtt_kube.core.kinds import builtin_kind
 from mqtt_kube.core.template import LaunchTemplate
 

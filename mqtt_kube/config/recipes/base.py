@@ -127,13 +127,16 @@ class Builder:
         self.into.command.append(spec)
         return spec
 
-    def action(self, leaf: str, values: dict[Any, Any], *, launch: LaunchTemplate) -> ActionSpec:
+    def action(
+        self, leaf: str, values: dict[Any, Any], hint: EntityHint, *, launch: LaunchTemplate
+    ) -> ActionSpec:
         spec = ActionSpec(
             where=self._where(f"action {leaf}"),
             topic=self.target.topic(leaf),
             launch=launch,
             values=ValueMap.from_config(values),
             raw={"topic": self.target.topic(leaf)},
+            hint=hint,
         )
         self.into.action.append(spec)
         return spec

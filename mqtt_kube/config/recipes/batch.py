@@ -40,7 +40,8 @@ def job(recipe: Builder) -> None:
     """Run and Stop buttons for the binding's launch template, and the Job's status."""
     launch = recipe.target.launch
     assert launch is not None  # `expand` refuses the job recipe without one
-    recipe.action("job/set", {"RUN": "launch", "STOP": "delete"}, launch=launch)
+    # The buttons are named by their payloads: Run and Stop.
+    recipe.action("job/set", {"RUN": "launch", "STOP": "delete"}, EntityHint("Run"), launch=launch)
     recipe.watch(
         "status.active",
         "status/active",
