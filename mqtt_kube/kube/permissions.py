@@ -6,7 +6,8 @@ a ClusterRole for a cluster-scoped kind or with `watch-scope: cluster`; on the n
 only with `watch-scope: object`), patch on the one endpoint a patch touches (`/scale`,
 `/status` or the object), create on what an action can launch, and for an action that can delete:
 delete on the binding's own object, deletecollection (by label) on its kind and on what it
-launches; a recipe's commands: patch of the object (power, restart), create of Jobs (run). `mqtt_kube.kube.rbac` renders these as Roles and ClusterRoles.
+launches; for a recipe's commands, patch of the object (power, restart) and create of Jobs
+(run). `mqtt_kube.kube.rbac` renders these as Roles and ClusterRoles.
 
 Everything is worked out offline, from the built-in kinds table and the launch templates'
 text: no API server is asked. Where that leaves a guess (the plural of a custom resource),
