@@ -24,6 +24,7 @@ from mqtt_kube.bridge.binding import WATCH_ERROR, Binding
 from mqtt_kube.bridge.commands import CommandRouter
 from mqtt_kube.bridge.http import HttpServer
 from mqtt_kube.bridge.metrics import CommandCounters, Sample, render_metrics
+from mqtt_kube.bridge.recipe_commands import run_command
 from mqtt_kube.bridge.stateboard import StateBoard
 from mqtt_kube.config.model import Config, WatchKey, watch_groups
 from mqtt_kube.core.backoff import Backoff
@@ -102,6 +103,14 @@ class Service:
                     partial(binding.run_action, action),
                     coalesce=False,
                     retained=action.retained,
+                    label=binding.spec.label,
+                )
+            for command in binding.spec.command:
+                self.router.add(
+                    command.topic,
+                    partial(run_command, binding, command),
+                    coalesce=command.operation == "power",  # a desired state: the last wins
+                    retained=command.retained,
                     label=binding.spec.label,
                 )
         for topic in self.router.topics():
