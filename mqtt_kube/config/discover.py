@@ -3,10 +3,11 @@
 An entry names a kind, where to look (`namespace`, `namespaces`, or every namespace), an
 optional label selector and optional recipes. An object in scope takes part when the entry
 names a recipe or the object carries the `mqtt-kube.io/recipe` annotation; when both are
-there the annotation wins (the object's owner said what it wants). `discovered_binding`
-turns one object into the raw mapping a user would have written under `bindings:` and
-reads it with the same `BindingsReader`, so a found object is held to every rule of the
-file; its problems name the object and the annotation they came from.
+there the annotation wins (the object's owner said what it wants). `choice_of` reads what
+an object asks for (on every event, so it is cheap); `found_binding` turns that into the
+raw mapping a user would have written under `bindings:` and reads it with the same
+`BindingsReader`, so a found object is held to every rule of the file; its problems name
+the object and the annotation they came from.
 """
 
 from __future__ import annotations
@@ -121,21 +122,31 @@ def _entry(
 
 
 @dataclass(frozen=True)
+class Choice:
+    """What an object's labels and annotations ask of one entry (cheap to compare: it is
+    worked out on every event, the binding only when it changes)."""
+
+    namespace: str | None
+    name: str
+    recipes: tuple[str, ...]
+    overrides: tuple[tuple[str, str], ...] = ()  # homeassistant name, icon
+    annotated: bool = False  # the recipes came from the annotation
+
+
+@dataclass(frozen=True)
 class Found:
-    """What one object of a discovery entry becomes: a binding, or the reason it is not one."""
+    """What one object of a discovery entry becomes: a binding, or why it is not one."""
 
     binding: BindingSpec | None
     problems: tuple[str, ...] = ()
 
 
-def discovered_binding(
-    entry: DiscoverSpec, body: Mapping[str, Any], *, prefix: str | None
-) -> Found | None:
-    """The binding `body` becomes under `entry`; None when it does not take part."""
+def choice_of(entry: DiscoverSpec, body: Mapping[str, Any]) -> Choice | None:
+    """What `body` asks of `entry`; None when it does not take part."""
     metadata = body.get("metadata") or {}
-    annotations: Mapping[str, Any] = metadata.get("annotations") or {}
     if not entry.selector.matches(metadata.get("labels")):
         return None
+    annotations: Mapping[str, Any] = metadata.get("annotations") or {}
     annotated = annotations.get(RECIPE_ANNOTATION)
     if annotated is not None:
         recipes = tuple(part.strip() for part in str(annotated).split(",") if part.strip())
@@ -143,20 +154,27 @@ def discovered_binding(
         recipes = entry.recipe
     if not recipes:
         return None
-    name = str(metadata.get("name", ""))
+    overrides = tuple(
+        (key, str(annotations[annotation]))
+        for key, annotation in _ANNOTATED.items()
+        if key != "recipe" and annotation in annotations
+    )
     namespace = metadata.get("namespace")
-    overrides = {
-        key: annotations[ann]
-        for key, ann in _ANNOTATED.items()
-        if key != "recipe" and ann in annotations
-    }
-    raw = _raw(entry, name, namespace, recipes, overrides)
-    label = f"{entry.kind} {namespace}/{name}" if namespace else f"{entry.kind} {name}"
+    name = str(metadata.get("name", ""))
+    return Choice(namespace, name, recipes, overrides, annotated is not None)
+
+
+def found_binding(entry: DiscoverSpec, choice: Choice, *, prefix: str | None) -> Found:
+    """The binding `choice` makes, read as if it were written under `bindings:`."""
+    raw = _raw(entry, choice.name, choice.namespace, choice.recipes, dict(choice.overrides))
+    label = (
+        f"{entry.kind} {choice.namespace}/{choice.name}"
+        if choice.namespace
+        else f"{entry.kind} {choice.name}"
+    )
     binding, found = _read(raw, prefix=prefix, source=label)
     if found:
-        return Found(
-            None, tuple(_explain(problem, label, entry, annotated is not None) for problem in found)
-        )
+        return Found(None, tuple(_explain(p, label, entry, choice.annotated) for p in found))
     return Found(binding)
 
 

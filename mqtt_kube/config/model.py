@@ -202,20 +202,22 @@ def watch_groups(config: Config) -> dict[WatchKey, list[BindingSpec]]:
     (a `metadata.name` field selector), so that RBAC can name the objects. The service opens
     these watches and `mqtt-kube rbac` grants what they need, so both follow this one rule.
     """
-    scope = config.kubernetes.watch_scope
     groups: dict[WatchKey, list[BindingSpec]] = {}
     for binding in config.bindings:
-        if not binding.watch:
-            continue
-        kind, api_version = _kind_key(binding)
-        if scope == "cluster":
-            key: WatchKey = (kind, api_version, None, None)
-        elif scope == "object":
-            key = (kind, api_version, binding.namespace, binding.name)
-        else:
-            key = (kind, api_version, binding.namespace, None)
-        groups.setdefault(key, []).append(binding)
+        if binding.watch:
+            groups.setdefault(watch_key(config, binding), []).append(binding)
     return groups
+
+
+def watch_key(config: Config, binding: BindingSpec) -> WatchKey:
+    """The shared watch a binding's object is followed by (see `watch_groups`)."""
+    scope = config.kubernetes.watch_scope
+    kind, api_version = _kind_key(binding)
+    if scope == "cluster":
+        return (kind, api_version, None, None)
+    if scope == "object":
+        return (kind, api_version, binding.namespace, binding.name)
+    return (kind, api_version, binding.namespace, None)
 
 
 def discover_keys(config: Config, entry: DiscoverSpec) -> list[WatchKey]:
