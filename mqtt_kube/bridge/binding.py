@@ -63,9 +63,9 @@ class Binding:
         counters: CommandCounters,
     ) -> None:
         self.spec = spec
-        self._client = client
+        self.client = client
         self._board = board
-        self._counters = counters
+        self.counters = counters
         self.kind: KindInfo | None = None  # resolved before the watch starts
         self.labels = launch_labels(spec.kind, spec.name)
         # Watches run on every change of the object: decide once which need no mapping.
@@ -86,7 +86,7 @@ class Binding:
     async def resolve(self) -> KindInfo:
         """The binding's kind, from the built-in table or API discovery (cached)."""
         if self.kind is None:
-            self.adopt(await self._client.resolve_kind(self.spec.kind, self.spec.api_version))
+            self.adopt(await self.client.resolve_kind(self.spec.kind, self.spec.api_version))
         assert self.kind is not None  # set by adopt()
         return self.kind
 
@@ -170,7 +170,7 @@ class Binding:
 
     async def apply_patch(self, patch: PatchSpec, text: str) -> None:
         """Handle one payload received on a patch topic."""
-        match = self._map(patch.values, text, topic=patch.topic, where=patch.where)
+        match = self.map_payload(patch.values, text, topic=patch.topic, where=patch.where)
         if match is None:
             return
         value = match.output
@@ -193,20 +193,20 @@ class Binding:
             seen = self.seen
             request = build(seen)
             try:
-                await send_patch(self._client, request)
+                await send_patch(self.client, request)
             except Invalid:
                 # A guarded patch fails when the object changed since it was watched: build
                 # it again from the newer copy, once, when the watch brings one.
-                if not request.guarded or not await self._seen_since(seen):
+                if not request.guarded or not await self.seen_since(seen):
                     raise
-                await send_patch(self._client, build(self.seen))
+                await send_patch(self.client, build(self.seen))
 
         try:
-            await self._retrying(send, topic=patch.topic)
+            await self.retrying(send, topic=patch.topic)
         except KubeError as exc:
             self._patch_failed(exc, patch)
             return
-        self._counters.patches += 1
+        self.counters.patches += 1
         self.clear_error(patch.topic)
         logger.info(
             "%s: %s set to %s (from %s)",
@@ -216,7 +216,7 @@ class Binding:
             patch.topic,
         )
 
-    async def _seen_since(self, before: JsonObject | None) -> bool:
+    async def seen_since(self, before: JsonObject | None) -> bool:
         """Wait (a little) for the watch to bring a copy of the object newer than `before`."""
         if self.seen is not before:
             return True
@@ -234,17 +234,17 @@ class Binding:
         if exc.unknown_fields:
             kind = self.kind.kind if self.kind is not None else self.spec.kind
             fields = ", ".join(exc.unknown_fields)
-            self._fail(
+            self.fail(
                 f"command on {patch.topic}: {kind} has no field {fields} (locus "
                 f"{patch.locus.expression}); the API refused the patch, nothing changed",
                 topic=patch.topic,
             )
         else:
-            self._api_failed(exc, topic=patch.topic)
+            self.api_failed(exc, topic=patch.topic)
 
     async def run_action(self, action: ActionSpec, text: str) -> None:
         """Handle one payload received on an action topic."""
-        match = self._map(action.values, text, topic=action.topic, where=action.where)
+        match = self.map_payload(action.values, text, topic=action.topic, where=action.where)
         if match is None:
             return
         # Without a map every payload launches (the one button discovery announces for it).
@@ -253,19 +253,19 @@ class Binding:
             if verb == "launch":
                 await self._launch(action, match)
             elif verb == "delete":
-                await self._retrying(self._delete, topic=action.topic)
+                await self.retrying(self._delete, topic=action.topic)
             else:
-                self._fail(
+                self.fail(
                     f"payload on {action.topic} maps to {verb!r}, not launch or delete",
                     topic=action.topic,
                 )
                 return
         except KubeError as exc:
-            self._api_failed(exc, topic=action.topic)
+            self.api_failed(exc, topic=action.topic)
             return
         except TemplateError as exc:
             where = f"template {action.launch.path}: " if action.launch else ""
-            self._fail(f"{where}{exc}", topic=action.topic)
+            self.fail(f"{where}{exc}", topic=action.topic)
             return
         self.clear_error(action.topic)
 
@@ -279,8 +279,8 @@ class Binding:
             namespace=self.namespace,
             labels=self.labels,
         )
-        kind = await self._retrying(
-            lambda: self._client.resolve_kind(str(body["kind"]), str(body["apiVersion"])),
+        kind = await self.retrying(
+            lambda: self.client.resolve_kind(str(body["kind"]), str(body["apiVersion"])),
             topic=action.topic,
         )
         namespace = None
@@ -292,32 +292,32 @@ class Binding:
         def create() -> Awaitable[JsonObject]:
             nonlocal attempts
             attempts += 1
-            return create_object(self._client, kind=kind, namespace=namespace, body=body)
+            return create_object(self.client, kind=kind, namespace=namespace, body=body)
 
         try:
-            created = await self._retrying(create, topic=action.topic)
+            created = await self.retrying(create, topic=action.topic)
         except Conflict:
             if attempts < 2:
                 raise
             # "Already exists" on a retry: the attempt that timed out did reach the server.
             created = body
-        self._counters.launches += 1
+        self.counters.launches += 1
         name = created.get("metadata", {}).get("name", "?")
         logger.info("%s: launched %s %s/%s", self.spec.label, kind.kind, namespace, name)
 
     async def _delete(self) -> None:
         kind = await self.resolve()
         deleted = await delete_object(
-            self._client, kind=kind, namespace=self.namespace, name=self.spec.name
+            self.client, kind=kind, namespace=self.namespace, name=self.spec.name
         )
         targets = {(kind.api_version, kind.kind, self.namespace): kind, **self._launched}
         for (_, _, namespace), launched in targets.items():
             if launched.namespaced and namespace is None:
                 continue  # a namespaced kind has no collection across all namespaces to delete
             await delete_labelled(
-                self._client, kind=launched, namespace=namespace, labels=self.labels
+                self.client, kind=launched, namespace=namespace, labels=self.labels
             )
-        self._counters.deletes += 1
+        self.counters.deletes += 1
         logger.info(
             "%s: deleted%s, with everything it launched",
             self.spec.label,
@@ -326,7 +326,7 @@ class Binding:
 
     # -- shared ------------------------------------------------------------------------
 
-    async def _retrying(self, send: Callable[[], Awaitable[_Result]], *, topic: str) -> _Result:
+    async def retrying(self, send: Callable[[], Awaitable[_Result]], *, topic: str) -> _Result:
         """`send()`, again with backoff while it fails transiently, for a bounded time."""
         backoff = Backoff(initial=0.2, maximum=5.0)
         deadline = time.monotonic() + COMMAND_RETRY_SECONDS
@@ -342,27 +342,27 @@ class Binding:
                 )
             await asyncio.sleep(delay)
 
-    def _map(self, values: ValueMap, text: str, *, topic: str, where: str) -> Match | None:
+    def map_payload(self, values: ValueMap, text: str, *, topic: str, where: str) -> Match | None:
         try:
             match = values.match(text, on_predicate_error=self._expressions.reporter(where, topic))
         except ValueMapError as exc:
-            self._fail(f"payload on {topic}: {exc}", topic=topic)
+            self.fail(f"payload on {topic}: {exc}", topic=topic)
             return None
         if match is None:
-            self._counters.ignored += 1
+            self.counters.ignored += 1
             logger.info(
                 "%s: payload %r on %s maps to nothing; ignored", self.spec.label, text[:100], topic
             )
         return match
 
-    def _api_failed(self, exc: KubeError, *, topic: str) -> None:
+    def api_failed(self, exc: KubeError, *, topic: str) -> None:
         if isinstance(exc, NotFound):
-            self._fail(f"command on {topic}: the object does not exist ({exc})", topic=topic)
+            self.fail(f"command on {topic}: the object does not exist ({exc})", topic=topic)
         else:
-            self._fail(f"command on {topic}: {exc}", topic=topic)
+            self.fail(f"command on {topic}: {exc}", topic=topic)
 
-    def _fail(self, message: str, *, topic: str) -> None:
-        self._counters.failed += 1
+    def fail(self, message: str, *, topic: str) -> None:
+        self.counters.failed += 1
         self.set_error(topic, message)
         logger.warning("%s: %s", self.spec.label, message)
 

@@ -19,6 +19,7 @@ from functools import partial
 from mqtt_kube.bridge.binding import Binding
 from mqtt_kube.bridge.commands import CommandHandler, CommandRouter
 from mqtt_kube.bridge.metrics import CommandCounters
+from mqtt_kube.bridge.recipe_commands import run_command
 from mqtt_kube.bridge.stateboard import StateBoard
 from mqtt_kube.bridge.watchpool import WatchPool
 from mqtt_kube.config.model import BindingSpec, Config, RetainedPolicy, WatchKey, watch_key
@@ -39,7 +40,11 @@ def object_id(spec: BindingSpec) -> ObjectId:
 
 
 def command_topics(spec: BindingSpec) -> list[str]:
-    return [p.topic for p in spec.patch] + [a.topic for a in spec.action]
+    return (
+        [p.topic for p in spec.patch]
+        + [a.topic for a in spec.action]
+        + [c.topic for c in spec.command]
+    )
 
 
 def all_topics(spec: BindingSpec) -> list[str]:
@@ -182,6 +187,12 @@ class LiveBindings:
         for action in spec.action:
             handler = partial(binding.run_action, action)
             self._route(action.topic, handler, coalesce=False, retained=action.retained, spec=spec)
+        for command in spec.command:
+            handler = partial(run_command, binding, command)
+            power = command.operation == "power"  # a desired state: the last wins
+            self._route(
+                command.topic, handler, coalesce=power, retained=command.retained, spec=spec
+            )
         for topic in all_topics(spec):
             self._owners[topic] = binding
         if spec.watch:

@@ -27,7 +27,9 @@ def summarize(config: Config) -> list[str]:
         f"{len(config.bindings)} binding{'s' if len(config.bindings) != 1 else ''}:",
     ]
     for binding in config.bindings:
-        lines.append(f"  {binding.label}")
+        recipes = ", ".join(binding.recipes)
+        under = f" (recipe {recipes} under {binding.topic})" if recipes else ""
+        lines.append(f"  {binding.label}{under}")
         for watch in binding.watch:
             flags = f"qos {watch.qos}" + (", retain" if watch.retain else "")
             lines.append(f"    watch  {watch.locus.expression} → {watch.topic} [{flags}]")
@@ -36,6 +38,8 @@ def summarize(config: Config) -> list[str]:
         for action in binding.action:
             target = action.launch.path if action.launch else "delete only"
             lines.append(f"    action ← {action.topic} → {target}")
+        for command in binding.command:
+            lines.append(f"    {command.operation:<6} ← {command.topic}")
     return lines
 
 

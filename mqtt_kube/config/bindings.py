@@ -15,6 +15,14 @@ from mqtt_kube.config import validators as v
 from mqtt_kube.config.collisions import Role, TopicUse
 from mqtt_kube.config.model import ActionSpec, BindingSpec, PatchSpec, WatchSpec
 from mqtt_kube.config.problems import Problems
+from mqtt_kube.config.recipes import (
+    Expansion,
+    RecipeError,
+    RecipeTarget,
+    expand,
+    recipe_names,
+    topic_base,
+)
 from mqtt_kube.config.schemas import (
     ACTION_OUTPUTS,
     ASSOCIATION_SCHEMAS,
@@ -26,6 +34,7 @@ from mqtt_kube.config.schemas import (
     CONF_LAUNCH,
     CONF_LOCUS,
     CONF_PATCH,
+    CONF_RECIPE,
     CONF_TOPIC,
     CONF_VALUES,
     CONF_WATCH,
@@ -77,18 +86,70 @@ class BindingsReader:
         action = associations.get(CONF_ACTION, ())
         if kind is None:
             return None
+        recipes, base, expansion = self._recipes(head, kind, where)
         return BindingSpec(
             where=format_path(where),
             kind=kind,
             name=head["name"],
             namespace=head.get("namespace"),
             api_version=api_version,
-            watch=tuple(spec for spec in watch if isinstance(spec, WatchSpec)),
-            patch=tuple(spec for spec in patch if isinstance(spec, PatchSpec)),
-            action=tuple(spec for spec in action if isinstance(spec, ActionSpec)),
+            watch=(
+                *expansion.watch,
+                *(spec for spec in watch if isinstance(spec, WatchSpec)),
+            ),
+            patch=(
+                *expansion.patch,
+                *(spec for spec in patch if isinstance(spec, PatchSpec)),
+            ),
+            action=(
+                *expansion.action,
+                *(spec for spec in action if isinstance(spec, ActionSpec)),
+            ),
+            command=tuple(expansion.command),
+            recipes=recipes,
+            topic=base,
             homeassistant=head.get(CONF_HOMEASSISTANT),
             raw=raw,
         )
+
+    def _recipes(
+        self, head: dict[str, Any], kind: str, where: list[PathPart]
+    ) -> tuple[tuple[str, ...], str | None, Expansion]:
+        """The binding's recipes, its topic base and what they add (nothing on a mistake)."""
+        value = head.get(CONF_RECIPE)
+        if value is None:
+            for key in (CONF_TOPIC, CONF_LAUNCH):
+                if head.get(key) is not None:
+                    self.problems.problem(
+                        [*where, key], f"`{key}:` on a binding belongs to its recipes: add one"
+                    )
+            return (), None, Expansion()
+        base = v.join_topic(
+            self.prefix,
+            topic_base(kind, head.get("namespace"), head["name"], given=head.get(CONF_TOPIC)),
+        )
+        target = RecipeTarget(
+            kind=kind,
+            name=head["name"],
+            namespace=head.get("namespace"),
+            base=base,
+            where=format_path([*where, CONF_RECIPE]),
+            launch=head.get(CONF_LAUNCH),
+        )
+        try:
+            names = recipe_names(plain(value))
+            expansion = expand(names, target)
+        except RecipeError as exc:
+            place: list[PathPart] = [*where, exc.key]
+            if exc.key == CONF_RECIPE and exc.index is not None:
+                place.append(exc.index)
+            self.problems.problem(place, str(exc))
+            return (), None, Expansion()
+        place = [*where, CONF_RECIPE]
+        for role, topic in expansion.topics():
+            if self.problems.check(v.check_topic, topic, place) is not None:
+                self.topics.append(TopicUse(role, topic, (*place, role)))
+        return names, base, expansion
 
     def _kind(self, head: dict[str, Any], where: list[PathPart]) -> tuple[str | None, str | None]:
         kind: str = head["resource"]

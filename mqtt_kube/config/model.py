@@ -16,6 +16,7 @@ from mqtt_kube.core.template import LaunchTemplate
 from mqtt_kube.core.valuemap import ValueMap
 
 RetainedPolicy = Literal["apply", "ignore"]
+CommandOperation = Literal["power", "restart", "run"]
 WatchScope = Literal["namespace", "cluster", "object"]
 # (kind, apiVersion, namespace or None: all, name or None: every object there)
 WatchKey = tuple[str, str | None, str | None, str | None]
@@ -89,6 +90,19 @@ class HomeAssistantSettings:
 
 
 @dataclass(frozen=True)
+class EntityHint:
+    """How a recipe wants one of its associations shown in Home Assistant.
+
+    Hand-written associations have none: their entities are inferred from the maps.
+    """
+
+    name: str  # the entity's name (unused for the main entity; an action's buttons: payloads)
+    main: bool = False  # the device's main entity, named by the device
+    icon: str | None = None
+    device_class: str | None = None
+
+
+@dataclass(frozen=True)
 class WatchSpec:
     """Publish a field of the object to a topic whenever it changes."""
 
@@ -98,6 +112,7 @@ class WatchSpec:
     values: ValueMap
     qos: int = 1
     retain: bool = False
+    hint: EntityHint | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +124,7 @@ class PatchSpec:
     locus: Locus
     values: ValueMap
     retained: RetainedPolicy = "apply"
+    hint: EntityHint | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +137,7 @@ class ActionSpec:
     values: ValueMap
     retained: RetainedPolicy = "ignore"
     raw: dict[str, Any] = field(default_factory=dict, repr=False)  # `action` in templates
+    hint: EntityHint | None = None
 
     @property
     def can_launch(self) -> bool:
@@ -137,6 +154,25 @@ class ActionSpec:
 
 
 @dataclass(frozen=True)
+class CommandSpec:
+    """A recipe's command whose one request is computed when the payload arrives.
+
+    `power`: ON/OFF scale the object, recording and restoring its replica count from the
+    watched copy (mqtt_kube.kube.recipe_requests); `restart`: the pod template's
+    restartedAt set to now; `run`: a Job created from the watched CronJob's jobTemplate.
+    `values` maps each payload to the operation's word (`on`, `off`, `press`).
+    """
+
+    where: str
+    topic: str
+    operation: CommandOperation
+    values: ValueMap
+    retained: RetainedPolicy = "ignore"
+    state: WatchSpec | None = None  # the watch that shows the result (the power switch's)
+    hint: EntityHint | None = None
+
+
+@dataclass(frozen=True)
 class BindingSpec:
     """One Kubernetes object and the MQTT associations configured for it."""
 
@@ -148,6 +184,9 @@ class BindingSpec:
     watch: tuple[WatchSpec, ...] = ()
     patch: tuple[PatchSpec, ...] = ()
     action: tuple[ActionSpec, ...] = ()
+    command: tuple[CommandSpec, ...] = ()  # from recipes only
+    recipes: tuple[str, ...] = ()  # the recipe names the binding gave, in order
+    topic: str | None = None  # the topic base of its recipes, prefix joined
     # None: defaults; False: no discovery for this binding; a dict: overrides
     homeassistant: dict[str, Any] | Literal[False] | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)  # `binding` in templates

@@ -33,6 +33,7 @@ CONF_VALUES = "values"
 CONF_TOPIC = "topic"
 CONF_LOCUS = "locus"
 CONF_LAUNCH = "launch"
+CONF_RECIPE = "recipe"
 ASSOCIATIONS = (CONF_WATCH, CONF_PATCH, CONF_ACTION)
 ACTION_OUTPUTS = ("launch", "delete")
 MAX_MQTT_PAYLOAD = 268_435_455  # the largest packet MQTT can carry
@@ -212,6 +213,9 @@ BINDING_SCHEMA = v.Strict(
         vol.Optional(CONF_WATCH): object,
         vol.Optional(CONF_PATCH): object,
         vol.Optional(CONF_ACTION): object,
+        vol.Optional(CONF_RECIPE): object,  # checked by mqtt_kube.config.recipes
+        vol.Optional(CONF_TOPIC): v.optional(v.topic_name),  # the recipes' topic base
+        vol.Optional(CONF_LAUNCH): v.optional(v.launch_template),  # the job recipe's
         vol.Optional(CONF_HOMEASSISTANT): _overrides,
     },
     what="a binding",

@@ -8,10 +8,10 @@ component's `fields()` is the one place that says which keys its payload carries
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
-from mqtt_kube.config.model import ActionSpec, PatchSpec, WatchSpec
+from mqtt_kube.config.model import ActionSpec, CommandSpec, EntityHint, PatchSpec, WatchSpec
 from mqtt_kube.core.hass_facts import NUMBER_MAX, NUMBER_MIN, Component
 from mqtt_kube.homeassistant.templates import ATTRIBUTES_TEMPLATE, STATE_TEMPLATE, one_of_template
 
@@ -27,6 +27,7 @@ class Draft(ABC):
     part: str  # "patch:spec.replicas", "watch:status.phase", "action:RUN"
     name: str
     source: str  # "bindings[0].patch[0]+watch[0]", for `mqtt-kube check` and notes
+    hint: EntityHint | None = field(default=None, kw_only=True)  # a recipe's, if any
 
     @abstractmethod
     def fields(self) -> dict[str, Any]:
@@ -35,10 +36,11 @@ class Draft(ABC):
 
 @dataclass(frozen=True)
 class SwitchDraft(Draft):
-    """A patch and a watch whose maps name the same two values; never optimistic."""
+    """A patch (or a recipe's power command) and a watch whose maps name the same two values;
+    never optimistic."""
 
     component: ClassVar[Component] = "switch"
-    patch: PatchSpec
+    patch: PatchSpec | CommandSpec
     watch: WatchSpec
     on_off: tuple[str, str]  # command payloads
     states: tuple[str, str]  # state payloads
@@ -104,7 +106,9 @@ class BinarySensorDraft(Draft):
 
     def as_sensor(self) -> SensorDraft:
         """The same watch shown as a plain sensor (when the binding asks for one)."""
-        return SensorDraft(part=self.part, name=self.name, source=self.source, watch=self.watch)
+        return SensorDraft(
+            part=self.part, name=self.name, source=self.source, watch=self.watch, hint=self.hint
+        )
 
 
 @dataclass(frozen=True)
@@ -126,10 +130,11 @@ class SensorDraft(Draft):
 
 @dataclass(frozen=True)
 class ButtonDraft(Draft):
-    """One literal payload of an action's map (or any payload, for an action without one)."""
+    """One literal payload of an action's map (or any payload, for an action without one), or
+    a recipe's button command."""
 
     component: ClassVar[Component] = "button"
-    action: ActionSpec
+    action: ActionSpec | CommandSpec
     press: str  # payload_press
     output: object  # what the pressed payload maps to: "launch", "delete", …
 

@@ -7,14 +7,26 @@
 - any other watch → `binary_sensor` when its map has exactly two fixed non-empty outputs,
   else `sensor`;
 - each literal payload in an action's map → `button` (for a `jsonpath` map, the JSON
-  document that selects it).
+  document that selects it);
+- a recipe's command → a `switch` with its state watch (power), else a `button`.
+
+A recipe's associations carry an `EntityHint`: their entities take its name, and the one
+it marks main is the device's main entity; a binding of recipes alone with none marked
+(`restart` alone) has no main entity, so each of its entities keeps its own name.
 
 What cannot be exposed is reported as a note, never silently dropped.
 """
 
 from __future__ import annotations
 
-from mqtt_kube.config.model import ActionSpec, BindingSpec, PatchSpec, WatchSpec
+from mqtt_kube.config.model import (
+    ActionSpec,
+    BindingSpec,
+    CommandSpec,
+    EntityHint,
+    PatchSpec,
+    WatchSpec,
+)
 from mqtt_kube.core.payload import encode_payload
 from mqtt_kube.homeassistant.drafts import (
     BinarySensorDraft,
@@ -42,7 +54,8 @@ def infer_drafts(binding: BindingSpec, wanted: object, notes: list[str]) -> list
     """The entities a binding offers, in order; what it cannot offer goes to `notes`."""
     drafts: list[Draft] = []
     watches = list(enumerate(binding.watch))
-    used: set[int] = set()
+    states = {id(command.state) for command in binding.command if command.state is not None}
+    used = {index for index, watch in watches if id(watch) in states}
     for index, patch in enumerate(binding.patch):
         where = f"{binding.where}.patch[{index}]"
         if patch.values.has_map:
@@ -68,11 +81,15 @@ def infer_drafts(binding: BindingSpec, wanted: object, notes: list[str]) -> list
             drafts.append(_reading(watch, f"{binding.where}.watch[{index}]"))
     for index, action in enumerate(binding.action):
         drafts.extend(_buttons(action, f"{binding.where}.action[{index}]", notes))
+    drafts.extend(_command(command) for command in binding.command)
     return drafts
 
 
-def pick_main(binding: BindingSpec, drafts: list[Draft], wanted: object, notes: list[str]) -> Draft:
-    """The device's main entity: the wanted component if the binding has one, else by rank.
+def pick_main(
+    binding: BindingSpec, drafts: list[Draft], wanted: object, notes: list[str]
+) -> Draft | None:
+    """The device's main entity: the wanted component if the binding has one, else the one a
+    recipe marks main, else none for recipes alone, else by rank.
 
     A binding asking for a `sensor` may have its two-state watch shown as one (the draft in
     `drafts` is replaced).
@@ -90,6 +107,11 @@ def pick_main(binding: BindingSpec, drafts: list[Draft], wanted: object, notes: 
             f"{binding.where}.homeassistant.component: {binding.label} cannot be a "
             f"{wanted}; using the inferred {drafts[0].component}"
         )
+    for draft in drafts:
+        if draft.hint is not None and draft.hint.main:
+            return draft
+    if all(draft.hint is not None for draft in drafts):
+        return None
     for group in _MAIN_ORDER:
         for draft in drafts:
             if isinstance(draft, group):
@@ -115,14 +137,47 @@ def _switch(
         used.add(index)
         return SwitchDraft(
             part=f"patch:{locus_id(patch.locus)}",
-            name=humanize_locus(patch.locus),
+            name=_name(patch.hint, humanize_locus(patch.locus)),
             source=f"{where}+watch[{index}]",
             patch=patch,
             watch=watch,
             on_off=(on, off),
             states=(encode_payload(on_key), encode_payload(off_key)),
+            hint=patch.hint,
         )
     return None
+
+
+def _command(command: CommandSpec) -> SwitchDraft | ButtonDraft:
+    """A recipe's command: the power switch (with its state watch), or a button."""
+    hint = command.hint
+    name = _name(hint, humanize(command.operation))
+    part = f"command:{command.operation}"
+    keys = [entry.key for entry in command.values.entries]
+    if command.state is not None:
+        return SwitchDraft(
+            part=part,
+            name=name,
+            source=command.where,
+            patch=command,
+            watch=command.state,
+            on_off=(encode_payload(keys[0]), encode_payload(keys[1])),
+            states=(encode_payload(keys[0]), encode_payload(keys[1])),
+            hint=hint,
+        )
+    return ButtonDraft(
+        part=part,
+        name=name,
+        source=command.where,
+        action=command,
+        press=encode_payload(keys[0]),
+        output=command.operation,
+        hint=hint,
+    )
+
+
+def _name(hint: EntityHint | None, inferred: str) -> str:
+    return inferred if hint is None else hint.name
 
 
 def _number(
@@ -148,16 +203,17 @@ def _number(
 
 
 def _reading(watch: WatchSpec, where: str) -> BinarySensorDraft | SensorDraft:
-    part, name = f"watch:{locus_id(watch.locus)}", humanize_locus(watch.locus)
+    part, name = f"watch:{locus_id(watch.locus)}", _name(watch.hint, humanize_locus(watch.locus))
     states = two_states(watch.values)
     if states is None:
-        return SensorDraft(part=part, name=name, source=where, watch=watch)
+        return SensorDraft(part=part, name=name, source=where, watch=watch, hint=watch.hint)
     return BinarySensorDraft(
         part=part,
         name=name,
         source=where,
         watch=watch,
         states=order_states(watch.values, states),
+        hint=watch.hint,
     )
 
 
@@ -172,6 +228,7 @@ def _buttons(action: ActionSpec, where: str, notes: list[str]) -> list[ButtonDra
                 action=action,
                 press="PRESS",
                 output="launch",
+                hint=action.hint,
             )
         ]
     drafts = []
@@ -191,6 +248,7 @@ def _buttons(action: ActionSpec, where: str, notes: list[str]) -> list[ButtonDra
                 action=action,
                 press=press,
                 output=entry.output,
+                hint=action.hint,
             )
         )
     return drafts

@@ -192,6 +192,12 @@ class _PlanBuilder:
             return []
         main = pick_main(binding, drafts, wanted, self.notes)
         device = self._device(binding, overrides.get("name"))
+        if main is None:
+            for key in sorted(overrides.keys() - NOT_ENTITY_KEYS):
+                self.notes.append(
+                    f"{binding.where}.homeassistant.{key}: {binding.label} has no main entity "
+                    f"(its recipes name every entity); {_LEFT_OUT}"
+                )
         entities = []
         for draft in drafts:
             is_main = draft is main and not device.has_main
@@ -242,6 +248,7 @@ class _PlanBuilder:
         return device
 
     def _payload(self, draft: Draft, *, name: str | None, device: _Device) -> dict[str, Any]:
+        """The entity's payload: the common keys, the component's, then a recipe's hints."""
         unique_id = f"{device.identifier}:{draft.part}"
         serial = 2
         while unique_id in self.unique_ids:
@@ -258,6 +265,11 @@ class _PlanBuilder:
             "origin": self.origin,
         }
         payload.update(draft.fields())
+        hint = draft.hint
+        if hint is not None:
+            for key, value in (("icon", hint.icon), ("device_class", hint.device_class)):
+                if value is not None:
+                    payload[key] = value
         return payload
 
     def _apply_overrides(

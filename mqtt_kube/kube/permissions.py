@@ -6,7 +6,8 @@ a ClusterRole for a cluster-scoped kind or with `watch-scope: cluster`; on the n
 only with `watch-scope: object`), patch on the one endpoint a patch touches (`/scale`,
 `/status` or the object), create on what an action can launch, and for an action that can delete:
 delete on the binding's own object, deletecollection (by label) on its kind and on what it
-launches. `mqtt_kube.kube.rbac` renders these as Roles and ClusterRoles.
+launches; for a recipe's commands, patch of the object (power, restart) and create of Jobs
+(run). `mqtt_kube.kube.rbac` renders these as Roles and ClusterRoles.
 
 Everything is worked out offline, from the built-in kinds table and the launch templates'
 text: no API server is asked. Where that leaves a guess (the plural of a custom resource),
@@ -176,6 +177,7 @@ def required_permissions(
         scope = binding.namespace if kind.namespaced else None
         _require_patches(perms, binding, kind=kind, scope=scope)
         _require_actions(perms, binding, kind=kind, scope=scope)
+        _require_commands(perms, binding, kind=kind, scope=scope)
     if leader_elect:
         # imported here: the leader module brings the Kubernetes client, which nothing else
         # of this offline command needs
@@ -234,6 +236,26 @@ def _require_patches(
                 namespace=scope,
                 group=kind.group,
                 resource=resource,
+                verbs=("patch",),
+                names=(binding.name,),
+            )
+
+
+def _require_commands(
+    perms: Permissions, binding: BindingSpec, *, kind: KindRef, scope: str | None
+) -> None:
+    """A recipe's commands (mqtt_kube.kube.recipe_requests): `power` and `restart` patch the
+    object itself (an annotation cannot go through /scale), `run` creates Jobs beside the
+    CronJob."""
+    for command in binding.command:
+        if command.operation == "run":
+            job = kind_ref("Job", BUILTIN_KINDS["Job"].api_version, namespaced=True)
+            perms.allow(namespace=scope, group=job.group, resource=job.plural, verbs=("create",))
+        else:
+            perms.allow(
+                namespace=scope,
+                group=kind.group,
+                resource=kind.plural,
                 verbs=("patch",),
                 names=(binding.name,),
             )

@@ -1,8 +1,10 @@
 """Admission in the fake Kubernetes API server: what it checks and defaults on every write.
 
 The real API server refuses a wrong kind or apiVersion for the URL, a namespace that
-contradicts the URL or is no RFC 1123 label, and negative or non-integer replicas; it
-defaults `spec.replicas` and always reports a DaemonSet's four status counts. It drops the
+contradicts the URL or is no RFC 1123 label, negative or non-integer replicas, a Job name
+longer than 63 characters, and owner references that lack a field or name two controllers;
+it defaults `spec.replicas` and a CronJob's `spec.suspend`, and always reports a
+DaemonSet's four status counts. It drops the
 fields a kind does not have, with a `Warning` header, or refuses them under
 `fieldValidation=Strict` (`fakekube_schema` knows the fields). So does this.
 """
@@ -28,6 +30,8 @@ JsonObject = dict[str, Any]
 
 NAME: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _NAMESPACE: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_JOB_NAME_MAX: Final = 63
+_OWNER_KEYS: Final = (("apiVersion", "version"), ("kind", "kind"), ("name", "name"), ("uid", "uid"))
 _REPLICATED: Final = frozenset({"Deployment", "StatefulSet", "ReplicaSet"})
 # The real API server always sends these DaemonSet status counts, even at zero.
 _DAEMONSET_REQUIRED: Final = (
@@ -90,9 +94,26 @@ def settled_namespace(resource: Resource, metadata: JsonObject, url: str | None)
 
 
 def default_and_validate(resource: Resource, obj: JsonObject) -> None:
-    """What the real API server defaults and checks for the kinds the product scales."""
+    """What the real API server defaults and checks for the kinds the product scales or
+    creates, and the owner references of any object."""
+    check_owner_references(resource, obj)
     if resource.custom:
         return
+    if resource.kind == "Job" and len(obj["metadata"]["name"]) > _JOB_NAME_MAX:
+        # A Job's name becomes the `batch.kubernetes.io/job-name` label of its pods.
+        name = obj["metadata"]["name"]
+        raise StatusError.invalid(
+            kind=resource.kind,
+            name=name,
+            group=resource.group,
+            field="metadata.name",
+            problem=f'Invalid value: "{name}": must be no more than {_JOB_NAME_MAX} characters',
+        )
+    if resource.kind == "CronJob":
+        spec = obj.get("spec")
+        spec = dict(spec) if isinstance(spec, dict) else {}
+        spec.setdefault("suspend", False)
+        obj["spec"] = spec
     if resource.kind in _REPLICATED:
         spec = obj.get("spec")
         spec = dict(spec) if isinstance(spec, dict) else {}
@@ -109,6 +130,34 @@ def default_and_validate(resource: Resource, obj: JsonObject) -> None:
         for key in _DAEMONSET_REQUIRED:
             status.setdefault(key, 0)
         obj["status"] = status
+
+
+def check_owner_references(resource: Resource, obj: JsonObject) -> None:
+    """422 for an owner reference without apiVersion, kind, name or uid, or a second
+    controller, in the real server's words."""
+    name = str(obj["metadata"].get("name", ""))
+    controllers = []
+    for ref in obj["metadata"].get("ownerReferences") or []:
+        for key, what in _OWNER_KEYS:
+            if not (ref.get(key) if isinstance(ref, dict) else None):
+                raise StatusError.invalid(
+                    kind=resource.kind,
+                    name=name,
+                    group=resource.group,
+                    field=f"metadata.ownerReferences.{key}",
+                    problem=f'Invalid value: "": {what} must not be empty',
+                )
+        if ref.get("controller") is True:
+            controllers.append(f"{ref['kind']}/{ref['name']}")
+    if len(controllers) > 1:
+        raise StatusError.invalid(
+            kind=resource.kind,
+            name=name,
+            group=resource.group,
+            field="metadata.ownerReferences",
+            problem='Only one reference can have Controller set to true. Found "true" in '
+            f"references for {' and '.join(controllers)}",
+        )
 
 
 def check_replicas(value: object, *, kind: str, name: str, group: str) -> None:
