@@ -207,6 +207,8 @@ class HomeAssistantDiscovery:
         published = skipped = 0
         configs = dict(self._configs)  # changes while this runs are published after it
         for topic, payload in configs.items():
+            if self._pending.get(topic) == payload:
+                del self._pending[topic]  # this publishes it
             if retained.get(topic) == payload:
                 skipped += 1
             elif await self._mqtt.publish(topic, payload, qos=1, retain=True):
