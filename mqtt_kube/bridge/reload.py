@@ -42,6 +42,7 @@ class Reloader:
         self._forced = False
         self.loaded_at = _now()
         self.reloads = 0
+        self.checks = 0  # times the file was read again (applied or not)
         self.refused: dict[str, Any] | None = None
 
     def request(self, *, force: bool = True) -> None:
@@ -84,11 +85,14 @@ class Reloader:
         try:
             config = await asyncio.to_thread(load_config, self.config.source)
         except ConfigError as exc:
+            self.checks += 1
             self._refuse([str(problem) for problem in exc.problems], digest=None)
             return False
         if config.digest == self.config.digest and not force:
+            self.checks += 1
             return False
         restart = needs_restart(self.config, config)
+        self.checks += 1
         if restart:
             self._refuse(
                 [f"{name} changed: that takes a restart of mqtt-kube" for name in restart],
