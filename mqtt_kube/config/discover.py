@@ -22,6 +22,7 @@ from mqtt_kube.config import validators as v
 from mqtt_kube.config.bindings import BindingsReader
 from mqtt_kube.config.model import BindingSpec, DiscoverSpec
 from mqtt_kube.config.problems import Problems
+from mqtt_kube.config.recipes import RECIPES
 from mqtt_kube.config.schemas import CONF_DISCOVER
 from mqtt_kube.config.selector import parse_selector
 from mqtt_kube.config.yaml_file import LineDict, LineList, PathPart, format_path, plain
@@ -176,6 +177,29 @@ def found_binding(entry: DiscoverSpec, choice: Choice, *, prefix: str | None) ->
     if found:
         return Found(None, tuple(_explain(p, label, entry, choice.annotated) for p in found))
     return Found(binding)
+
+
+def stand_ins(entry: DiscoverSpec, *, prefix: str | None) -> list[BindingSpec]:
+    """A binding like those the entry may make, one per namespace it looks in (a name
+    stands in for the objects it will find), with every recipe it may apply: its own, or,
+    without any, each recipe of its kind that an annotation can ask for. For `mqtt-kube
+    rbac`, which grants what these would do on any object of the entry's scope."""
+    recipes = entry.recipe or tuple(
+        name
+        for name, recipe in RECIPES.items()
+        if entry.kind in recipe.kinds and not recipe.needs_launch
+    )
+    if not recipes:
+        return []
+    info = builtin_kind(entry.kind, entry.api_version)
+    namespaced = info.namespaced if info is not None else True
+    places: tuple[str | None, ...] = (entry.namespaces or ("default",)) if namespaced else (None,)
+    specs = []
+    for namespace in places:
+        spec, _ = _read(_raw(entry, "x", namespace, recipes, {}), prefix=prefix, source="")
+        if spec is not None:
+            specs.append(spec)
+    return specs
 
 
 def _raw(
