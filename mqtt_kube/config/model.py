@@ -213,6 +213,9 @@ class DiscoverSpec:
     @property
     def label(self) -> str:
         where = ", ".join(self.namespaces) if self.namespaces else "every namespace"
+        info = builtin_kind(self.kind, self.api_version)
+        if info is not None and not info.namespaced:
+            where = "the cluster"
         selected = f" matching {self.selector.text}" if self.selector.text else ""
         return f"{self.where} ({self.kind} in {where}{selected})"
 
