@@ -34,16 +34,26 @@ _CONFIGMAP_LINK: Final = b"..data"
 class FileWatch:
     """Calls `changed()` when the file at `path` may have changed."""
 
-    def __init__(self, path: str | os.PathLike[str], changed: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        changed: Callable[[], None],
+        *,
+        poll_seconds: float = POLL_SECONDS,
+        inotify: bool = True,  # False: poll even where inotify works
+    ) -> None:
         self.path = Path(path)
         self._changed = changed
+        self._poll_seconds = poll_seconds
+        self._use_inotify = inotify
         self._fd: int | None = None
-        self.inotify = False
+        self._wanted: set[bytes] = set()
+        self.inotify = False  # True while the kernel tells
 
     async def run(self) -> None:
         """Watch until cancelled: by inotify where it works, else by polling."""
         loop = asyncio.get_running_loop()
-        fd = self._inotify()
+        fd = self._inotify() if self._use_inotify else None
         if fd is None:
             await self._poll()
             return
@@ -113,7 +123,7 @@ class FileWatch:
     async def _poll(self) -> None:
         seen = _stamp(self.path)
         while True:
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(self._poll_seconds)
             now = _stamp(self.path)
             if now != seen:
                 seen = now
