@@ -36,6 +36,7 @@ SCAN_SECONDS: Final = 2.0  # longest wait for the broker's retained configs
 STATE_DELAY_SECONDS: Final = 3.0  # configs, this pause for Home Assistant to subscribe, states
 BIRTH_ONLINE: Final = b"online"
 _MARKER: Final = "online"  # republished on the availability topic: the end of the scan
+_WINDOW: Final = 64  # configs changed at run time in flight at once
 
 
 class MqttLink(Protocol):
@@ -161,26 +162,33 @@ class HomeAssistantDiscovery:
             self._wake.set()
 
     async def run(self) -> None:
-        """Forever: reconcile after each connect, re-announce after each birth."""
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            announced = False
-            if self._connected:
-                self._connected = False
-                announced = await self.reconcile() > 0
-            if self._born:
-                self._born = False
-                await self.announce()
-                announced = True
-            states = await self._flush()
-            if announced:
-                await asyncio.sleep(self._state_delay)
-                await self._board.republish()
-                self.state_rounds += 1
-            elif states:
-                await asyncio.sleep(self._state_delay)
-                await self._board.republish(states)
+        """Forever: reconcile after each connect, re-announce after each birth, publish what
+        changed at run time; states follow the configs a moment later, without holding up
+        the next change."""
+        async with asyncio.TaskGroup() as later:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                announced = False
+                if self._connected:
+                    self._connected = False
+                    announced = await self.reconcile() > 0
+                if self._born:
+                    self._born = False
+                    await self.announce()
+                    announced = True
+                states = await self._flush()
+                if announced:
+                    later.create_task(self._states_after(None))
+                elif states:
+                    later.create_task(self._states_after(states))
+
+    async def _states_after(self, topics: set[str] | None) -> None:
+        """Every state (None) or these, once Home Assistant has read the configs."""
+        await asyncio.sleep(self._state_delay)
+        await self._board.republish(topics)
+        if topics is None:
+            self.state_rounds += 1
 
     async def _flush(self) -> set[str]:
         """Publish the configs changed at run time; the state topics that should follow.
@@ -189,8 +197,13 @@ class HomeAssistantDiscovery:
         next connect, which works from every current config."""
         pending, self._pending = self._pending, {}
         states, self._pending_states = self._pending_states, set()
-        for topic, payload in pending.items():
-            await self._mqtt.publish(topic, payload, qos=1, retain=True)
+        remaining = iter(pending.items())
+
+        async def send() -> None:  # a window of publishes in flight, as the state board's
+            for topic, payload in remaining:
+                await self._mqtt.publish(topic, payload, qos=1, retain=True)
+
+        await asyncio.gather(*(send() for _ in range(min(_WINDOW, len(pending)))))
         if pending:
             self.changes += len(pending)
             logger.info("discovery: %d configs changed at run time", len(pending))
