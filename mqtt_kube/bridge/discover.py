@@ -66,7 +66,9 @@ class Finder:
         """Look at every object again (the file's own bindings changed)."""
         explicit = self._live.explicit_objects()
         for place, (_, binding) in list(self.found.items()):
-            if binding is not None and object_id(binding.spec) in explicit:
+            if binding is None:
+                del self.found[place]  # left out before (perhaps for the file's own binding)
+            elif object_id(binding.spec) in explicit:
                 self._live.remove_found(binding)
                 del self.found[place]
         for scope in self._scopes:

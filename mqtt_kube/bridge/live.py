@@ -157,14 +157,14 @@ class LiveBindings:
         for before in old.values():
             self._remove(before, keep=keep)
         self.explicit = [binding for _, binding in fresh]
-        previous, self.config = self.config, config
+        self.config = config
         if self._discovery is not None:
-            self._announce(previous, wanted_states)
+            self._announce(wanted_states)
         return added, changed, len(old)
 
-    def _announce(self, previous: Config, states: Iterable[str]) -> None:
+    def _announce(self, states: Iterable[str]) -> None:
         assert self._discovery is not None
-        before = build_plan(previous).messages()
+        before = self._discovery.plan.messages()
         plan = build_plan(self.config)
         for note in plan.notes:
             logger.warning("discovery: %s", note)

@@ -233,3 +233,33 @@ async def test_an_object_with_its_own_binding_in_the_file_is_left_to_it(
     async with running_service(config) as service:
         await until(lambda: service.finders.finders[0].found != {})
         assert [b.spec.recipes for b in service.bindings] == [("restart",)]
+
+
+async def test_a_reload_hands_an_object_between_the_file_and_discovery(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    fake_kube: FakeKube,
+    mqtt_probe: MqttProbe,
+    mqtt_prefix: str,
+) -> None:
+    fake_kube.put(deployment("plex", annotations={RECIPE: "power"}))
+    entry = f"discover:\n  - resource: Deployment\n    namespace: {NS}\n"
+    own = (
+        f"bindings:\n  - resource: Deployment\n    namespace: {NS}\n    name: plex\n"
+        "    recipe: restart\n"
+    )
+    config = configure(tmp_path, entry + own, mosquitto, fake_kube, mqtt_prefix)
+    async with running_service(config) as service:
+        assert [b.spec.recipes for b in service.bindings] == [("restart",)]
+        assert service.live.found == []
+        config.write_text(config.read_text().replace(own, ""))  # the file lets it go
+        await until(
+            lambda: [b.spec.recipes for b in service.live.found] == [("power",)], seconds=10
+        )
+        assert service.live.explicit == []
+        state = f"{mqtt_prefix}/deployment/{NS}/plex/power/state"
+        assert await mqtt_probe.next_text(state, timeout=10) == "ON"
+        config.write_text(config.read_text() + own)  # and takes it back
+        await until(lambda: service.live.found == [], seconds=10)
+        assert [b.spec.recipes for b in service.bindings] == [("restart",)]
+        one_deployment_watch(service)
