@@ -20,7 +20,6 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from mqtt_kube.config.model import MqttSettings
-from mqtt_kube.core.message import ConnectHook
 from mqtt_kube.mqtt.session import MQTT5, SessionPlan
 
 # aiomqtt logs a warning above 10 pending calls; the state board keeps hundreds in flight.
@@ -128,7 +127,3 @@ def settle_disconnect(client: aiomqtt.Client) -> None:
 def refused(code: int | ReasonCode) -> bool:
     """A SUBACK code that refuses the subscription."""
     return code.is_failure if isinstance(code, ReasonCode) else code >= 0x80
-
-
-def hook_name(hook: ConnectHook) -> str:
-    return getattr(hook, "__qualname__", None) or repr(hook)

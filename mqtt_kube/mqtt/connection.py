@@ -31,13 +31,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from mqtt_kube.config.model import MqttSettings, TlsSettings
 from mqtt_kube.core.backoff import Backoff
 from mqtt_kube.core.message import ConnectHook, Message, MessageHandler
-from mqtt_kube.mqtt.client import (
-    acknowledge_now,
-    hook_name,
-    make_client,
-    refused,
-    settle_disconnect,
-)
+from mqtt_kube.mqtt.client import acknowledge_now, make_client, refused, settle_disconnect
 from mqtt_kube.mqtt.session import MQTT311, SessionPlan, SessionPolicy
 from mqtt_kube.mqtt.tls import tls_context
 
@@ -328,8 +322,7 @@ class MqttConnection:
             await self._subscribe(client, subscribed)
 
     async def _subscribe(self, client: aiomqtt.Client, subscribed: dict[str, int]) -> None:
-        """Subscribe to every wanted topic not yet in `subscribed` on this connection (and
-        unsubscribe from those no longer wanted)."""
+        """Subscribe to wanted topics not yet in `subscribed`; unsubscribe unwanted ones."""
         if gone := [topic for topic in subscribed if topic not in self._subscriptions]:
             await client.unsubscribe(gone)
             for topic in gone:
@@ -348,7 +341,7 @@ class MqttConnection:
             try:
                 await hook()
             except Exception:
-                logger.exception("after-connect hook %s failed", hook_name(hook))
+                logger.exception("after-connect hook %s failed", _name(hook))
 
     def _make_client(self, plan: SessionPlan) -> aiomqtt.Client:
         # A fresh client per attempt: aiomqtt 2.5 keeps its "connected" future after an
@@ -369,8 +362,7 @@ class MqttConnection:
         return context
 
     async def subscribe_once(self, topic: str, qos: int = 1) -> bool:
-        """A short-lived subscription (discovery's scan of retained configs): on this
-        connection only, not after a reconnect; False when not connected."""
+        """Subscribe on this connection only (discovery's scan); False when not connected."""
         client = self._client
         if client is None or not self._up.is_set():
             return False
@@ -401,3 +393,7 @@ def _reason(error: BaseException) -> str:
 
 def _code(rc: int | ReasonCode | None) -> int | None:
     return rc.value if isinstance(rc, ReasonCode) else rc
+
+
+def _name(hook: ConnectHook) -> str:
+    return getattr(hook, "__qualname__", None) or repr(hook)
