@@ -123,5 +123,5 @@ class StateBoard:
         if await self._publisher.publish(topic, payload, qos=qos, retain=retain):
             self._published[topic] = payload
             logger.debug("published %s = %r", topic, payload[:200])
-            if topic in self._forgotten and self._latest.get(topic) == "":
-                self._drop(topic)
+            if payload == "" and topic in self._forgotten and self._latest.get(topic) == "":
+                self._drop(topic)  # the retained copy is cleared: nothing more to keep

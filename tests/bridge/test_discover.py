@@ -263,3 +263,4 @@ async def test_a_reload_hands_an_object_between_the_file_and_discovery(
         await until(lambda: service.live.found == [], seconds=10)
         assert [b.spec.recipes for b in service.bindings] == [("restart",)]
         one_deployment_watch(service)
+        assert fake_kube.max_open_watches == 1

@@ -118,6 +118,8 @@ async def test_reloads_under_a_steady_command_stream_lose_no_command_and_apply_n
     async with running_service(config) as service:
         watches = dict(service.watches)
         assert len(watches) == 1
+        await until(lambda: fake_kube.open_watches == 1)
+        fake_kube.max_open_watches = 1
         stream_task = asyncio.create_task(stream(300))
         await until(lambda: len(sent) > 40)
         # 1: the file changes: the plex action's template changes, a binding is added
@@ -141,6 +143,7 @@ async def test_reloads_under_a_steady_command_stream_lose_no_command_and_apply_n
         assert versions[-1] == "2"
         assert versions == sorted(versions)  # the new template from the reload on, no going back
         assert list(service.watches) == list(watches)  # still the one shared watch
+        assert fake_kube.max_open_watches == 1  # never a second connection meanwhile
         assert await mqtt_probe.next_text(f"{mqtt_prefix}/plex/replicas") == "1"
         assert await mqtt_probe.next_text(f"{mqtt_prefix}/plex/replicas") == ""  # cleared
 
