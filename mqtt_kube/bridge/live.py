@@ -113,8 +113,8 @@ class LiveBindings:
         self._add(binding, known=True, key=key)
         if self._discovery is not None:
             entities, notes = binding_entities(self.config, spec)
-            for note in notes:
-                logger.warning("discovery: %s", note)
+            for note in notes:  # said per found object, so not a warning for each of many
+                logger.info("discovery: %s", note)
             self._entities[id(binding)] = [entity.topic for entity in entities]
             self._discovery.change(
                 {entity.topic: entity.encoded() for entity in entities},
