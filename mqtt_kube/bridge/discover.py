@@ -134,9 +134,6 @@ class Finders:
             finder.stop()
         self.finders = finders
 
-    def found(self) -> int:
-        return sum(1 for f in self.finders for _, b in f.found.values() if b is not None)
-
 
 def _same(entry: DiscoverSpec) -> DiscoverSpec:
     """The entry without its place in the file: moving it is no change."""

@@ -83,13 +83,15 @@ class LiveBindings:
             binding = self._new(spec)
             self.explicit.append(binding)
             self._add(binding, known=False, key=watch_key(config, spec))
+        self._explicit_ids = frozenset(object_id(spec) for spec in config.bindings)
 
     @property
     def all(self) -> list[Binding]:
         return [*self.explicit, *self.found]
 
-    def explicit_objects(self) -> set[ObjectId]:
-        return {object_id(binding.spec) for binding in self.explicit}
+    def explicit_objects(self) -> frozenset[ObjectId]:
+        """The objects the file binds itself (discovery leaves them to it)."""
+        return self._explicit_ids
 
     # -- found by discovery ------------------------------------------------------------
 
@@ -157,6 +159,7 @@ class LiveBindings:
         for before in old.values():
             self._remove(before, keep=keep)
         self.explicit = [binding for _, binding in fresh]
+        self._explicit_ids = frozenset(object_id(spec) for spec in config.bindings)
         self.config = config
         if self._discovery is not None:
             self._announce(wanted_states)

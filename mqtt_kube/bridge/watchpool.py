@@ -62,10 +62,6 @@ class WatchPool:
     def __len__(self) -> int:
         return len(self._groups)
 
-    def kind_of(self, key: WatchKey) -> KindInfo | None:
-        group = self._groups.get(key)
-        return group.watch.kind if group is not None and group.watch is not None else None
-
     def join(self, key: WatchKey, binding: Binding, *, known: bool = False) -> None:
         """`binding` follows its object through the watch of `key`. `known`: it already has
         its object's state (taken over in a reload, or handed over by discovery)."""

@@ -141,11 +141,6 @@ class ResourceWatch:
         if listener in self._collection:
             self._collection.remove(listener)
 
-    @property
-    def idle(self) -> bool:
-        """Nobody listens any more: the watch may stop."""
-        return not self._listeners and not self._collection
-
     def refresh(self) -> None:
         """List again soon (ending the open stream): new listeners get their objects' state."""
         if not self.synced:
