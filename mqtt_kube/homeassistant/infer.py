@@ -57,7 +57,7 @@ def infer_drafts(binding: BindingSpec, wanted: object, notes: list[str]) -> list
     states = {id(command.state) for command in binding.command if command.state is not None}
     used = {index for index, watch in watches if id(watch) in states}
     for index, patch in enumerate(binding.patch):
-        where = f"{binding.where}.patch[{index}]"
+        where = patch.where if patch.hint else f"{binding.where}.patch[{index}]"
         if patch.values.has_map:
             switch = _switch(patch, watches, used, where)
             if switch is None:
@@ -78,7 +78,8 @@ def infer_drafts(binding: BindingSpec, wanted: object, notes: list[str]) -> list
             )
     for index, watch in watches:
         if index not in used:
-            drafts.append(_reading(watch, f"{binding.where}.watch[{index}]"))
+            where = watch.where if watch.hint else f"{binding.where}.watch[{index}]"
+            drafts.append(_reading(watch, where))
     for index, action in enumerate(binding.action):
         drafts.extend(_buttons(action, f"{binding.where}.action[{index}]", notes))
     drafts.extend(_command(command) for command in binding.command)
@@ -138,7 +139,7 @@ def _switch(
         return SwitchDraft(
             part=f"patch:{locus_id(patch.locus)}",
             name=_name(patch.hint, humanize_locus(patch.locus)),
-            source=f"{where}+watch[{index}]",
+            source=f"{where} + {watch.where}" if patch.hint else f"{where}+watch[{index}]",
             patch=patch,
             watch=watch,
             on_off=(on, off),
