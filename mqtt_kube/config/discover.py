@@ -12,6 +12,7 @@ the object and the annotation they came from.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -174,9 +175,9 @@ def found_binding(entry: DiscoverSpec, choice: Choice, *, prefix: str | None) ->
         else f"{entry.kind} {choice.name}"
     )
     binding, found = _read(raw, prefix=prefix, source=label)
-    if found:
+    if found or binding is None:
         return Found(None, tuple(_explain(p, label, entry, choice.annotated) for p in found))
-    return Found(binding)
+    return Found(dataclasses.replace(binding, where=entry.where))  # where it came from
 
 
 def stand_ins(entry: DiscoverSpec, *, prefix: str | None) -> list[BindingSpec]:

@@ -163,6 +163,7 @@ def test_a_found_object_is_read_as_a_binding_of_the_file_would_be() -> None:
     assert (binding.kind, binding.namespace, binding.name) == ("Deployment", "media", "plex")
     assert binding.topic == "home/kube/deployment/media/plex"
     assert binding.recipes == ("power",)
+    assert binding.where == "discover[0]"  # in /api/status and log lines
     assert [c.topic for c in binding.command] == ["home/kube/deployment/media/plex/power/set"]
 
 
