@@ -6,7 +6,9 @@ clears it (retained states and configs); an entry with a recipe takes every obje
 and its selector (set-based too) picks which; the annotation wins over the entry's recipe;
 name and icon annotations reach the device; a wrong annotation is logged naming the object
 and the annotation and nothing else breaks; found objects share the one watch of their
-namespace with the file's bindings; an object with its own binding in the file is left to it.
+namespace with the file's bindings; an object with its own binding in the file is left to it;
+a reload hands an object between the file and discovery, and adds and changes entries
+through the same watch (never a second connection).
 """
 
 from __future__ import annotations
@@ -262,5 +264,37 @@ async def test_a_reload_hands_an_object_between_the_file_and_discovery(
         config.write_text(config.read_text() + own)  # and takes it back
         await until(lambda: service.live.found == [], seconds=10)
         assert [b.spec.recipes for b in service.bindings] == [("restart",)]
+        one_deployment_watch(service)
+        assert fake_kube.max_open_watches == 1
+
+
+async def test_a_reload_adds_and_changes_entries_through_the_same_watch(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    fake_kube: FakeKube,
+    mqtt_prefix: str,
+) -> None:
+    fake_kube.put(deployment("plex"))
+    fake_kube.put(deployment("sonarr", labels={"app": "sonarr", "tier": "arr"}))
+    own = f"bindings:\n  - resource: Deployment\n    namespace: {NS}\n    name: plex\n"
+    own += "    recipe: [power]\n"  # its watch is the one the entry will look through
+    config = configure(tmp_path, own, mosquitto, fake_kube, mqtt_prefix)
+    async with running_service(config) as service:
+        await until(lambda: fake_kube.open_watches == 1)
+        fake_kube.max_open_watches = 1
+        entry = (
+            f"discover:\n  - resource: Deployment\n    namespace: {NS}\n"
+            "    selector: tier=arr\n    recipe: RECIPE\n"
+        )
+        config.write_text(config.read_text() + entry.replace("RECIPE", "power"))
+        await until(lambda: [b.spec.recipes for b in service.live.found] == [("power",)])
+        config.write_text(
+            config.read_text().replace("recipe: power\n", "recipe: [power, restart]\n")
+        )
+        await until(
+            lambda: [b.spec.recipes for b in service.live.found] == [("power", "restart")],
+            seconds=10,
+        )
+        assert [b.spec.name for b in service.live.found] == ["sonarr"]
         one_deployment_watch(service)
         assert fake_kube.max_open_watches == 1
