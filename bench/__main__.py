@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from bench import command, scale, startup, watchrate
+from bench import command, discovery, scale, startup, watchrate
 from bench.common import REPO, BenchError, Section, number, ratio_text
 
 RESULTS: Final = REPO / "bench" / "RESULTS.md"
@@ -37,6 +37,7 @@ MEASUREMENTS: Final[list[tuple[str, Measurement]]] = [
     ("Watch → MQTT", watchrate.run),
     ("Scale", scale.run),
     ("Start-up and idle", startup.run),
+    ("Discovery", discovery.run),
 ]
 
 

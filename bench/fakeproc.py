@@ -9,6 +9,8 @@ one JSON line per request line:
   turn, set the field at `path` of every object of that kind to it — all in one go, so the
   watch streams then carry the whole backlog as fast as the server can write it; answers
   the number of events and the monotonic time the last one was queued;
+- `{"op": "patch", "api_version", "kind", "namespace", "name", "patch"}`: one JSON merge
+  patch of one object; answers the monotonic time it was applied;
 - `{"op": "stats"}`: open and peak watch connections, watch requests, requests;
 - `{"op": "reset"}`: forget the request log and the peak.
 """
@@ -72,6 +74,15 @@ def _handle(fake: FakeKube, request: JsonObject) -> JsonObject:
         return {"objects": len(request["objects"]), "resource_version": fake.resource_version}
     if op == "set":
         return _set(fake, request)
+    if op == "patch":
+        fake.patch(
+            str(request["api_version"]),
+            str(request["kind"]),
+            request.get("namespace"),
+            str(request["name"]),
+            request["patch"],
+        )
+        return {"done": time.monotonic()}
     if op == "stats":
         return {
             "open_watches": fake.open_watches,

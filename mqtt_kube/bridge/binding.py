@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 COMMAND_RETRY_SECONDS: Final = 30.0  # how long one command keeps retrying transient failures
 SEEN_WAIT_SECONDS: Final = 5.0  # for a newer copy of the object after a guarded patch failed
 WATCH_ERROR: Final = "watch"  # where the shared watch's errors are kept
+KIND_ERROR: Final = "kind"  # where a binding's wrong scope is kept
 _Result = TypeVar("_Result")
 
 
@@ -99,6 +100,18 @@ class Binding:
                 f"give {self.spec.where} a namespace"
             )
         self.kind = kind
+
+    def take_over(self, old: Binding) -> bool:
+        """Continue from `old`, the same object's binding in the file before a reload: what
+        it knew of the object and what it launched. True when it knew the object (its
+        payloads are then computed from that copy, no list needed)."""
+        self.kind = old.kind
+        self._launched = dict(old._launched)
+        self.errors = {k: e for k, e in old.errors.items() if k in (WATCH_ERROR, KIND_ERROR)}
+        if old.exists is None:
+            return False
+        self.on_object(old.seen)
+        return True
 
     @property
     def last_error(self) -> str | None:

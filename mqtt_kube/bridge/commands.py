@@ -53,7 +53,25 @@ class CommandRouter:
         retained: RetainedPolicy,
         label: str,
     ) -> None:
-        self._routes[topic] = _Route(handler, coalesce, retained, label)
+        """Route `topic` to `handler`; a route already there keeps its queue and worker, so a
+        reload that changes the binding behind a topic loses none of its commands."""
+        route = self._routes.get(topic)
+        if route is None:
+            self._routes[topic] = _Route(handler, coalesce, retained, label)
+            return
+        route.handler, route.coalesce, route.retained, route.label = (
+            handler,
+            coalesce,
+            retained,
+            label,
+        )
+
+    def remove(self, topic: str) -> None:
+        """Stop routing `topic`; what is already queued there is still handled."""
+        self._routes.pop(topic, None)
+
+    def __contains__(self, topic: str) -> bool:
+        return topic in self._routes
 
     def topics(self) -> list[str]:
         return list(self._routes)

@@ -15,20 +15,20 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Awaitable, Callable
-from functools import partial
+from collections.abc import Awaitable
 from typing import Any, Final
 
 from mqtt_kube import __version__
-from mqtt_kube.bridge.binding import WATCH_ERROR, Binding
+from mqtt_kube.bridge.binding import Binding
 from mqtt_kube.bridge.commands import CommandRouter
+from mqtt_kube.bridge.discover import Finders
 from mqtt_kube.bridge.http import HttpServer
+from mqtt_kube.bridge.live import LiveBindings
 from mqtt_kube.bridge.metrics import CommandCounters, Sample, render_metrics
-from mqtt_kube.bridge.recipe_commands import run_command
+from mqtt_kube.bridge.reload import Reloader
 from mqtt_kube.bridge.stateboard import StateBoard
-from mqtt_kube.config.model import Config, WatchKey, watch_groups
-from mqtt_kube.core.backoff import Backoff
-from mqtt_kube.core.errors import KubeError, WrongScope
+from mqtt_kube.bridge.watchpool import WatchPool
+from mqtt_kube.config.model import Config, WatchKey
 from mqtt_kube.core.message import Message
 from mqtt_kube.homeassistant.lifecycle import HomeAssistantDiscovery
 from mqtt_kube.kube.client import KubeClient
@@ -39,14 +39,13 @@ from mqtt_kube.kube.leader import (
     lease_name,
     lease_namespace,
 )
-from mqtt_kube.kube.watch import ResourceWatch, describe_bindings
+from mqtt_kube.kube.watch import ResourceWatch
 from mqtt_kube.mqtt.connection import MqttConnection
 
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_SECONDS: Final = 4.0
 PROBE_EVERY: Final = 10.0  # seconds: /api/ready checks the API server at most this often
-KIND_ERROR: Final = "kind"  # where a binding's wrong scope is kept in /api/status
 
 
 class Service:
@@ -55,7 +54,6 @@ class Service:
     def __init__(
         self, config: Config, *, client: KubeClient, leader: LeaderElector | None = None
     ) -> None:
-        self.config = config
         self.client = client
         self.leader = leader
         self.counters = CommandCounters()
@@ -68,12 +66,19 @@ class Service:
             if config.homeassistant is not None
             else None
         )
-        self.bindings = [
-            Binding(spec, client=client, board=self.board, counters=self.counters)
-            for spec in config.bindings
-        ]
-        self.watches: dict[WatchKey, ResourceWatch | None] = {}
-        self._groups: dict[WatchKey, list[Binding]] = {}
+        self.pool = WatchPool(client)
+        self.live = LiveBindings(
+            config,
+            client=client,
+            board=self.board,
+            counters=self.counters,
+            router=self.router,
+            mqtt=self.mqtt,
+            pool=self.pool,
+            discovery=self.discovery,
+        )
+        self.finders = Finders(config, live=self.live, pool=self.pool)
+        self.reloader = Reloader(config, apply=self.apply)
         self._started = time.monotonic()
         self._fatal: str | None = None
         self._stop = asyncio.Event()
@@ -83,50 +88,34 @@ class Service:
         self.probe_every = PROBE_EVERY
         self.api_unreachable: str | None = None
         self.http = HttpServer(config.http, self)
-        self._route_commands()
-        self._group_watches()
         self.mqtt.add_connect_hook(self.board.republish)
 
-    def _route_commands(self) -> None:
-        for binding in self.bindings:
-            for patch in binding.spec.patch:
-                self.router.add(
-                    patch.topic,
-                    partial(binding.apply_patch, patch),
-                    coalesce=True,
-                    retained=patch.retained,
-                    label=binding.spec.label,
-                )
-            for action in binding.spec.action:
-                self.router.add(
-                    action.topic,
-                    partial(binding.run_action, action),
-                    coalesce=False,
-                    retained=action.retained,
-                    label=binding.spec.label,
-                )
-            for command in binding.spec.command:
-                self.router.add(
-                    command.topic,
-                    partial(run_command, binding, command),
-                    coalesce=command.operation == "power",  # a desired state: the last wins
-                    retained=command.retained,
-                    label=binding.spec.label,
-                )
-        for topic in self.router.topics():
-            self.mqtt.add_subscription(topic, qos=1)
+    @property
+    def config(self) -> Config:
+        """The file in use (the last one applied)."""
+        return self.live.config
+
+    @property
+    def bindings(self) -> list[Binding]:
+        """Every binding running now: the file's, then those discovery found."""
+        return self.live.all
+
+    @property
+    def watches(self) -> dict[WatchKey, ResourceWatch | None]:
+        return self.pool.watches
+
+    def apply(self, config: Config) -> str:
+        """Run a new file's bindings and discovery entries in place of the current ones."""
+        explicit = self.live.explicit_objects()
+        added, changed, removed = self.live.reload(config)
+        self.finders.reload(config, rescan=explicit != self.live.explicit_objects())
+        return f"{added} bindings added, {changed} changed, {removed} removed"
 
     def _on_message(self, message: Message) -> None:
         """Every received message goes to the command router and to discovery."""
         self.router.dispatch(message)
         if self.discovery is not None:
             self.discovery.on_message(message)
-
-    def _group_watches(self) -> None:
-        by_spec = {id(binding.spec): binding for binding in self.bindings}
-        for key, specs in watch_groups(self.config).items():
-            self._groups[key] = [by_spec[id(spec)] for spec in specs]
-            self.watches[key] = None
 
     def stop(self) -> None:
         """Ask `run` to shut down in order and return."""
@@ -144,12 +133,10 @@ class Service:
                 return 0
             async with asyncio.TaskGroup() as group:
                 acting = [group.create_task(self.router.run(), name="command router")]
-                for key, bindings in self._groups.items():
-                    acting.append(
-                        group.create_task(self._watch(key, bindings), name=f"watch {key}")
-                    )
+                self.pool.start(group)
                 tasks = [
                     *acting,
+                    group.create_task(self.reloader.run(handle_signals), name="reload"),
                     group.create_task(self.mqtt.run(), name="mqtt"),
                     group.create_task(self.board.run(), name="state publisher"),
                     group.create_task(self._probe_api(), name="API probe"),
@@ -159,18 +146,22 @@ class Service:
                 if self.discovery is not None:
                     tasks.append(group.create_task(self.discovery.run(), name="discovery"))
                 logger.info(
-                    "mqtt-kube %s running: %d bindings, %d watches, %d command topics",
+                    "mqtt-kube %s running: %d bindings, %d discover entries, %d watches, "
+                    "%d command topics",
                     __version__,
                     len(self.bindings),
-                    len(self._groups),
+                    len(self.config.discover),
+                    len(self.pool),
                     len(self.router.topics()),
                 )
                 await self._stop.wait()
                 logger.info("stopping")
                 if self._fatal is not None:
-                    for task in acting:  # leadership lost: not one more command or watch
+                    self.pool.stop()  # leadership lost: not one more command or watch
+                    for task in acting:
                         task.cancel()
                 await _bounded(self.mqtt.close(), seconds=SHUTDOWN_SECONDS / 2)
+                self.pool.stop()
                 for task in tasks:
                     task.cancel()
             if self.leader is not None:
@@ -198,46 +189,6 @@ class Service:
             self._fatal = str(exc)
             logger.error("%s; stopping so that only one replica acts", exc)
             self.stop()
-
-    async def _watch(self, key: WatchKey, bindings: list[Binding]) -> None:
-        """Resolve the kind (retrying), then run the shared watch for these bindings."""
-        backoff = Backoff()
-        labels = [binding.spec.label for binding in bindings]
-        report = _error_reporter(bindings)
-        spec = bindings[0].spec
-        while True:
-            try:
-                kind = await self.client.resolve_kind(spec.kind, spec.api_version)
-                break
-            except KubeError as exc:
-                report(str(exc))
-                logger.warning("%s: %s", describe_bindings(labels), exc)
-                await asyncio.sleep(backoff.next_delay())
-        report(None)
-        watched = []
-        for binding in bindings:
-            try:
-                binding.adopt(kind)
-            except WrongScope as exc:
-                binding.set_error(KIND_ERROR, str(exc))
-                logger.error("%s: %s", binding.spec.label, exc)
-                continue
-            watched.append(binding)
-        if not watched:
-            del self.watches[key]  # nothing to watch: not a reason to stay unready
-            return
-        watch = ResourceWatch(
-            self.client,
-            kind,
-            key[2],
-            name=key[3],
-            serves=[b.spec.label for b in watched],
-            report=report,
-        )
-        for binding in watched:
-            watch.add_listener(binding.spec.namespace, binding.spec.name, binding.on_object)
-        self.watches[key] = watch
-        await watch.run()
 
     async def _probe_api(self) -> None:
         """Check that the API server takes new connections, each time /api/ready asks.
@@ -281,6 +232,7 @@ class Service:
         return {
             "version": __version__,
             "uptime_seconds": round(time.monotonic() - self._started, 1),
+            "config": self.reloader.status(),
             "mqtt": {"connected": self.mqtt.connected, "client_id": self.config.mqtt.client_id},
             "ready": not self.readiness(),
             "bindings": bindings,
@@ -316,26 +268,14 @@ class Service:
         gauges: list[Sample] = [
             ("mqtt_connected", "1 while connected to the broker", float(self.mqtt.connected)),
             ("watches", "Shared watches running", float(len(live))),
-            ("bindings", "Configured bindings", float(len(self.bindings))),
+            (
+                "bindings",
+                "Bindings running (the file's and those discovered)",
+                float(len(self.bindings)),
+            ),
+            ("discovered", "Bindings of objects discovery found", float(len(self.live.found))),
         ]
         return render_metrics(counters=counters, gauges=gauges)
-
-
-def _error_reporter(bindings: list[Binding]) -> Callable[[str | None], None]:
-    """Sets a shared watch's error on its bindings (for /api/status), and clears it again.
-
-    It is kept apart from the bindings' other errors: a failing command does not hide it,
-    and its recovery does not hide theirs.
-    """
-
-    def report(error: str | None) -> None:
-        for binding in bindings:
-            if error is None:
-                binding.clear_error(WATCH_ERROR)
-            else:
-                binding.set_error(WATCH_ERROR, error)
-
-    return report
 
 
 async def _bounded(work: Awaitable[None], *, seconds: float) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from typing import Final, Protocol
 
 logger = logging.getLogger(__name__)
@@ -37,12 +38,15 @@ class StateBoard:
         self._options: dict[str, tuple[int, bool]] = {}  # topic → (qos, retain)
         self._published: dict[str, str] = {}
         self._dirty: set[str] = set()
+        self._forgotten: set[str] = set()  # cleared retained states, dropped once published
         self._wake = asyncio.Event()
 
     def set(self, topic: str, payload: str, *, qos: int, retain: bool) -> None:
         """Record the state of `topic`; it is published if it differs from what was sent."""
         # Called for every watch event: plain dict work, nothing allocated per call.
-        if self._latest.get(topic) == payload:
+        if topic in self._forgotten:
+            self._forgotten.discard(topic)  # a binding took the topic again
+        elif self._latest.get(topic) == payload:
             return
         self._latest[topic] = payload
         self._options[topic] = (qos, retain)
@@ -62,12 +66,43 @@ class StateBoard:
             await self._wake.wait()
             self._wake.clear()
             topics, self._dirty = self._dirty, set()
-            await self._publish([t for t in topics if self._latest[t] != self._published.get(t)])
+            await self._publish(
+                [
+                    t
+                    for t in topics
+                    if t in self._latest and self._latest[t] != self._published.get(t)
+                ]
+            )
 
-    async def republish(self) -> None:
-        """Publish every known state again (after a reconnect or Home Assistant's birth)."""
-        self._published.clear()
-        await self._publish(list(self._latest))
+    def forget(self, topic: str) -> None:
+        """The topic has no state any more (its binding went): clear a retained copy."""
+        if topic not in self._latest:
+            return
+        if not self._options[topic][1] or self._published.get(topic) == "":
+            self._drop(topic)  # nothing retained to clear
+            return
+        self._latest[topic] = ""
+        self._dirty.add(topic)
+        self._forgotten.add(topic)
+        self._wake.set()
+
+    def _drop(self, topic: str) -> None:
+        self._latest.pop(topic, None)
+        self._options.pop(topic, None)
+        self._published.pop(topic, None)
+        self._dirty.discard(topic)
+        self._forgotten.discard(topic)
+
+    async def republish(self, topics: Iterable[str] | None = None) -> None:
+        """Publish every known state (or these) again: after a reconnect, a birth, a new entity."""
+        if topics is None:
+            self._published.clear()
+            await self._publish(list(self._latest))
+            return
+        chosen = [topic for topic in topics if topic in self._latest]
+        for topic in chosen:
+            self._published.pop(topic, None)
+        await self._publish(chosen)
 
     async def _publish(self, topics: list[str]) -> None:
         # A sliding window: each sender takes the next topic as soon as its last publish
@@ -81,8 +116,12 @@ class StateBoard:
         await asyncio.gather(*(send() for _ in range(min(_WINDOW, len(topics)))))
 
     async def _publish_one(self, topic: str) -> None:
-        payload = self._latest[topic]
+        payload = self._latest.get(topic)
+        if payload is None:
+            return  # forgotten meanwhile
         qos, retain = self._options[topic]
         if await self._publisher.publish(topic, payload, qos=qos, retain=retain):
             self._published[topic] = payload
             logger.debug("published %s = %r", topic, payload[:200])
+            if payload == "" and topic in self._forgotten and self._latest.get(topic) == "":
+                self._drop(topic)  # the retained copy is cleared: nothing more to keep

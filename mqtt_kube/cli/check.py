@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from mqtt_kube.cli.common import EXIT_CONFIG, EXIT_OK, add_config_argument, read_config
+from mqtt_kube.config.discover import RECIPE_ANNOTATION
 from mqtt_kube.config.identity import client_id_warning
 from mqtt_kube.config.model import Config
 from mqtt_kube.homeassistant import plan as discovery
@@ -40,6 +41,13 @@ def summarize(config: Config) -> list[str]:
             lines.append(f"    action ← {action.topic} → {target}")
         for command in binding.command:
             lines.append(f"    {command.operation:<6} ← {command.topic}")
+    if config.discover:
+        lines.append(
+            f"{len(config.discover)} discover entr{'ies' if len(config.discover) != 1 else 'y'}:"
+        )
+    for entry in config.discover:
+        recipes = ", ".join(entry.recipe) or f"those the {RECIPE_ANNOTATION} annotation names"
+        lines.append(f"  {entry.label}: recipes {recipes}")
     return lines
 
 

@@ -8,6 +8,8 @@ connects to anything.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,10 +17,12 @@ from pathlib import Path
 from mqtt_kube.config import validators as v
 from mqtt_kube.config.bindings import BindingsReader
 from mqtt_kube.config.collisions import check_topics
+from mqtt_kube.config.discover import read_discover
 from mqtt_kube.config.model import DEFAULT_LOG_LEVEL, Config, KubernetesSettings, WatchScope
 from mqtt_kube.config.problems import Problems
 from mqtt_kube.config.schemas import (
     CONF_BINDINGS,
+    CONF_DISCOVER,
     CONF_HOMEASSISTANT,
     CONF_HTTP,
     CONF_KUBERNETES,
@@ -38,23 +42,29 @@ from mqtt_kube.core.errors import ConfigError
 def load_config(path: str | os.PathLike[str]) -> Config:
     """The validated configuration in `path`; ConfigError listing every problem otherwise."""
     file = Path(path)
+    try:
+        digest = hashlib.sha256(file.read_bytes()).hexdigest()[:16]
+    except OSError:
+        digest = ""  # load_yaml says why it cannot be read
     data, found = load_yaml(file)
     problems = Problems(data, source=str(file), problems=found)
     config = _build(problems, Path(os.path.abspath(file)))
     if problems or config is None:
         raise ConfigError(problems.sorted())
-    return config
+    return dataclasses.replace(config, digest=digest)
 
 
 def _build(problems: Problems, source: Path) -> Config | None:
     root = problems.data
     if root is None and not problems.problems:
-        problems.problem([], "the file is empty: it needs at least a bindings list")
+        problems.problem([], "the file is empty: it needs at least a bindings or discover list")
     if not isinstance(root, LineDict):
         if root is not None:
             problems.problem([], f"expected a mapping of sections, got {v.describe(root)}")
         return None
     problems.check(ROOT_SCHEMA, root, [])
+    if CONF_BINDINGS not in root and CONF_DISCOVER not in root:
+        problems.problem([CONF_BINDINGS], "required, but missing (or a discover list)")
     mqtt = mqtt_settings(problems, problems.check(MQTT_SCHEMA, root.get(CONF_MQTT), [CONF_MQTT]))
     http = http_settings(problems, problems.check(HTTP_SCHEMA, root.get(CONF_HTTP), [CONF_HTTP]))
     logs = problems.check(LOGGING_SCHEMA, root.get(CONF_LOGGING), [CONF_LOGGING])
@@ -63,6 +73,7 @@ def _build(problems: Problems, source: Path) -> Config | None:
     prefix = mqtt.topic_prefix if mqtt else _raw_prefix(root)
     reader = BindingsReader(problems, prefix=prefix)
     bindings = reader.read(root.get(CONF_BINDINGS))
+    discover = read_discover(problems, root.get(CONF_DISCOVER), prefix=prefix)
     if mqtt is not None:
         check_topics(problems, reader.topics, mqtt=mqtt, discovery=discovery)
     if problems.problems or mqtt is None or http is None or logs is None or kube is None:
@@ -71,6 +82,7 @@ def _build(problems: Problems, source: Path) -> Config | None:
         source=str(source),
         mqtt=mqtt,
         bindings=bindings,
+        discover=discover,
         http=http,
         kubernetes=KubernetesSettings(
             kubeconfig=kube.get("kubeconfig"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from mqtt_kube.config.selector import EVERYTHING, LabelSelector
 from mqtt_kube.core.kinds import builtin_kind
 from mqtt_kube.core.locus import Locus
 from mqtt_kube.core.template import LaunchTemplate
@@ -199,10 +200,33 @@ class BindingSpec:
 
 
 @dataclass(frozen=True)
+class DiscoverSpec:
+    """One `discover:` entry: which objects become bindings, and with which recipes."""
+
+    where: str  # "discover[0]"
+    kind: str  # as the built-in table spells it, or as written for another kind
+    api_version: str | None = None
+    namespaces: tuple[str, ...] | None = None  # None: every namespace (or a cluster kind)
+    selector: LabelSelector = EVERYTHING
+    recipe: tuple[str, ...] = ()  # (): only objects that carry the recipe annotation
+
+    @property
+    def label(self) -> str:
+        where = ", ".join(self.namespaces) if self.namespaces else "every namespace"
+        info = builtin_kind(self.kind, self.api_version)
+        if info is not None and not info.namespaced:
+            where = "the cluster"
+        selected = f" matching {self.selector.text}" if self.selector.text else ""
+        return f"{self.where} ({self.kind} in {where}{selected})"
+
+
+@dataclass(frozen=True)
 class Config:
     source: str  # absolute path of the file it came from
     mqtt: MqttSettings
     bindings: tuple[BindingSpec, ...]
+    discover: tuple[DiscoverSpec, ...] = ()
+    digest: str = ""  # of the file's bytes: the version /api/status shows
     http: HttpSettings = HttpSettings()
     kubernetes: KubernetesSettings = KubernetesSettings()
     homeassistant: HomeAssistantSettings | None = None  # None: discovery off
@@ -220,23 +244,37 @@ def watch_groups(config: Config) -> dict[WatchKey, list[BindingSpec]]:
     (a `metadata.name` field selector), so that RBAC can name the objects. The service opens
     these watches and `mqtt-kube rbac` grants what they need, so both follow this one rule.
     """
-    scope = config.kubernetes.watch_scope
     groups: dict[WatchKey, list[BindingSpec]] = {}
     for binding in config.bindings:
-        if not binding.watch:
-            continue
-        kind, api_version = _kind_key(binding)
-        if scope == "cluster":
-            key: WatchKey = (kind, api_version, None, None)
-        elif scope == "object":
-            key = (kind, api_version, binding.namespace, binding.name)
-        else:
-            key = (kind, api_version, binding.namespace, None)
-        groups.setdefault(key, []).append(binding)
+        if binding.watch:
+            groups.setdefault(watch_key(config, binding), []).append(binding)
     return groups
 
 
-def _kind_key(binding: BindingSpec) -> tuple[str, str | None]:
+def watch_key(config: Config, binding: BindingSpec) -> WatchKey:
+    """The shared watch a binding's object is followed by (see `watch_groups`)."""
+    scope = config.kubernetes.watch_scope
+    kind, api_version = _kind_key(binding)
+    if scope == "cluster":
+        return (kind, api_version, None, None)
+    if scope == "object":
+        return (kind, api_version, binding.namespace, binding.name)
+    return (kind, api_version, binding.namespace, None)
+
+
+def discover_keys(config: Config, entry: DiscoverSpec) -> list[WatchKey]:
+    """The shared watches a discovery entry looks through: one per namespace it names, or
+    one across all namespaces (also with `watch-scope: cluster`, where bindings share it).
+
+    With `watch-scope: object` an entry still watches its namespaces: it cannot name the
+    objects it has yet to find."""
+    kind, api_version = _kind_key(entry)
+    if entry.namespaces is None or config.kubernetes.watch_scope == "cluster":
+        return [(kind, api_version, None, None)]
+    return [(kind, api_version, namespace, None) for namespace in entry.namespaces]
+
+
+def _kind_key(binding: BindingSpec | DiscoverSpec) -> tuple[str, str | None]:
     """(kind, apiVersion) with a built-in kind's own spelling and default apiVersion."""
     info = builtin_kind(binding.kind, binding.api_version)
     if info is None:

@@ -25,6 +25,7 @@ CONF_LOGGING = "logging"
 CONF_KUBERNETES = "kubernetes"
 CONF_HOMEASSISTANT = "homeassistant"
 CONF_BINDINGS = "bindings"
+CONF_DISCOVER = "discover"
 CONF_WATCH = "watch"
 CONF_PATCH = "patch"
 CONF_ACTION = "action"
@@ -150,7 +151,8 @@ ROOT_SCHEMA = v.Strict(
         vol.Optional(CONF_LOGGING): object,
         vol.Optional(CONF_KUBERNETES): object,
         vol.Optional(CONF_HOMEASSISTANT): object,
-        vol.Required(CONF_BINDINGS): object,
+        vol.Optional(CONF_BINDINGS): object,  # required unless there is a discover list
+        vol.Optional(CONF_DISCOVER): object,
     },
     what="the configuration",
 )

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Iterable, Mapping
 from typing import Final, Protocol
 
 from mqtt_kube.config.model import Config
@@ -35,6 +36,7 @@ SCAN_SECONDS: Final = 2.0  # longest wait for the broker's retained configs
 STATE_DELAY_SECONDS: Final = 3.0  # configs, this pause for Home Assistant to subscribe, states
 BIRTH_ONLINE: Final = b"online"
 _MARKER: Final = "online"  # republished on the availability topic: the end of the scan
+_WINDOW: Final = 64  # configs changed at run time in flight at once
 
 
 class MqttLink(Protocol):
@@ -56,7 +58,7 @@ class MqttLink(Protocol):
 class StateSource(Protocol):
     """What discovery needs from the state board."""
 
-    async def republish(self) -> None: ...
+    async def republish(self, topics: Iterable[str] | None = None) -> None: ...
 
 
 class HomeAssistantDiscovery:
@@ -81,6 +83,8 @@ class HomeAssistantDiscovery:
         self._scan_seconds = scan_seconds
         self._state_delay = state_delay
         self._configs = plan.messages()
+        self._pending: dict[str, str] = {}  # changed at run time, to publish ("" clears)
+        self._pending_states: set[str] = set()  # of the entities just announced
         self._retained: dict[str, str] = {}  # what the broker holds, seen during a scan
         self._scanning = False
         self._marker = asyncio.Event()
@@ -89,6 +93,7 @@ class HomeAssistantDiscovery:
         self._wake = asyncio.Event()
         self.scans = 0  # completed reconciliations, for tests and /metrics
         self.state_rounds = 0  # times every state followed the configs, for tests
+        self.changes = 0  # configs published or cleared at run time
         mqtt.add_subscription(birth_topic, qos=1)
         mqtt.add_connect_hook(self.on_connect)
 
@@ -115,6 +120,18 @@ class HomeAssistantDiscovery:
             availability_topic=config.mqtt.availability_topic,
             state_delay=state_delay,
         )
+
+    def change(self, configs: Mapping[str, str | None], *, states: Iterable[str] = ()) -> None:
+        """Configs added or changed (a payload) or removed (None) while running (a reload, a
+        found object); `run` publishes them, then, a moment later, the `states` topics."""
+        for topic, payload in configs.items():
+            if payload is None:
+                self._configs.pop(topic, None)
+            else:
+                self._configs[topic] = payload
+            self._pending[topic] = payload or ""
+        self._pending_states.update(states)
+        self._wake.set()
 
     async def on_connect(self) -> None:
         """After-connect hook: reconcile the broker's configs (in `run`, not here)."""
@@ -145,22 +162,52 @@ class HomeAssistantDiscovery:
             self._wake.set()
 
     async def run(self) -> None:
-        """Forever: reconcile after each connect, re-announce after each birth."""
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            announced = False
-            if self._connected:
-                self._connected = False
-                announced = await self.reconcile() > 0
-            if self._born:
-                self._born = False
-                await self.announce()
-                announced = True
-            if announced:
-                await asyncio.sleep(self._state_delay)
-                await self._board.republish()
-                self.state_rounds += 1
+        """Forever: reconcile after each connect, re-announce after each birth, publish what
+        changed at run time; states follow the configs a moment later, without holding up
+        the next change."""
+        async with asyncio.TaskGroup() as later:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                announced = False
+                if self._connected:
+                    self._connected = False
+                    announced = await self.reconcile() > 0
+                if self._born:
+                    self._born = False
+                    await self.announce()
+                    announced = True
+                states = await self._flush()
+                if announced:
+                    later.create_task(self._states_after(None))
+                elif states:
+                    later.create_task(self._states_after(states))
+
+    async def _states_after(self, topics: set[str] | None) -> None:
+        """Every state (None) or these, once Home Assistant has read the configs."""
+        await asyncio.sleep(self._state_delay)
+        await self._board.republish(topics)
+        if topics is None:
+            self.state_rounds += 1
+
+    async def _flush(self) -> set[str]:
+        """Publish the configs changed at run time; the state topics that should follow.
+
+        A publish that fails (the link is down) is left to the reconciliation after the
+        next connect, which works from every current config."""
+        pending, self._pending = self._pending, {}
+        states, self._pending_states = self._pending_states, set()
+        remaining = iter(pending.items())
+
+        async def send() -> None:  # a window of publishes in flight, as the state board's
+            for topic, payload in remaining:
+                await self._mqtt.publish(topic, payload, qos=1, retain=True)
+
+        await asyncio.gather(*(send() for _ in range(min(_WINDOW, len(pending)))))
+        if pending:
+            self.changes += len(pending)
+            logger.info("discovery: %d configs changed at run time", len(pending))
+        return states
 
     async def reconcile(self) -> int:
         """Make the broker hold exactly this instance's configs; skip those already there.
@@ -171,14 +218,17 @@ class HomeAssistantDiscovery:
         if retained is None:
             return 0
         published = skipped = 0
-        for topic, payload in self._configs.items():
+        configs = dict(self._configs)  # changes while this runs are published after it
+        for topic, payload in configs.items():
+            if self._pending.get(topic) == payload:
+                del self._pending[topic]  # this publishes it
             if retained.get(topic) == payload:
                 skipped += 1
             elif await self._mqtt.publish(topic, payload, qos=1, retain=True):
                 published += 1
         cleared = 0
         for topic, payload in retained.items():
-            if topic in self._configs:
+            if topic in configs or topic in self._configs:
                 continue
             if not self._is_ours(payload):
                 logger.info("discovery: leaving %s alone: not a config of this instance", topic)
@@ -197,7 +247,7 @@ class HomeAssistantDiscovery:
 
     async def announce(self) -> None:
         """Publish every config again, changed or not (Home Assistant has just started)."""
-        for topic, payload in self._configs.items():
+        for topic, payload in list(self._configs.items()):
             await self._mqtt.publish(topic, payload, qos=1, retain=True)
 
     async def _scan(self) -> dict[str, str] | None:

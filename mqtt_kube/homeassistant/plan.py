@@ -94,6 +94,13 @@ def build_plan(config: Config) -> DiscoveryPlan:
     return _PlanBuilder(config, settings).build()
 
 
+def binding_entities(config: Config, binding: BindingSpec) -> tuple[list[Entity], list[str]]:
+    """The entities of one binding added at run time (a found object): its own device."""
+    builder = _PlanBuilder(config, config.homeassistant or HomeAssistantSettings())
+    entities = [] if binding.homeassistant is False else builder._binding(binding)
+    return entities, builder.notes
+
+
 def describe(plan: DiscoveryPlan) -> list[str]:
     """Readable lines for `mqtt-kube check`: one per entity, then the notes."""
     lines = [f"Home Assistant discovery under {plan.prefix}/ (node {plan.node_id}):"]

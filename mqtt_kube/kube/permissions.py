@@ -21,7 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
-from mqtt_kube.config.model import BindingSpec, Config, watch_groups
+from mqtt_kube.config.discover import stand_ins
+from mqtt_kube.config.model import BindingSpec, Config, DiscoverSpec, discover_keys, watch_groups
 from mqtt_kube.core.errors import MqttKubeError
 from mqtt_kube.core.kinds import BUILTIN_KINDS, builtin_kind
 from mqtt_kube.core.template import LaunchTemplate
@@ -178,6 +179,8 @@ def required_permissions(
         _require_patches(perms, binding, kind=kind, scope=scope)
         _require_actions(perms, binding, kind=kind, scope=scope)
         _require_commands(perms, binding, kind=kind, scope=scope)
+    for entry in config.discover:
+        _require_discovery(perms, config, entry)
     if leader_elect:
         # imported here: the leader module brings the Kubernetes client, which nothing else
         # of this offline command needs
@@ -200,6 +203,26 @@ def required_permissions(
     return perms
 
 
+def _require_discovery(perms: Permissions, config: Config, entry: DiscoverSpec) -> None:
+    """A discovery entry lists and watches exactly where it looks (namespaced Roles, or a
+    ClusterRole when it names no namespace) and writes what its recipes write, on any
+    object there: which objects it will find is not known offline."""
+    kind = kind_ref(entry.kind, entry.api_version, namespaced=True)
+    _require_kind(perms, kind)
+    for _, _, namespace, _ in discover_keys(config, entry):
+        perms.allow(
+            namespace=namespace if kind.namespaced else None,
+            group=kind.group,
+            resource=kind.plural,
+            verbs=("list", "watch"),
+        )
+    everywhere = entry.namespaces is None
+    for spec in stand_ins(entry, prefix=config.mqtt.topic_prefix):
+        scope = None if everywhere or not kind.namespaced else spec.namespace
+        _require_patches(perms, spec, kind=kind, scope=scope, any_object=True)
+        _require_commands(perms, spec, kind=kind, scope=scope, any_object=True)
+
+
 def _require_kind(perms: Permissions, kind: KindRef) -> None:
     """What resolving the kind costs: API discovery for anything not built in."""
     if kind.builtin:
@@ -214,8 +237,14 @@ def _require_kind(perms: Permissions, kind: KindRef) -> None:
 
 
 def _require_patches(
-    perms: Permissions, binding: BindingSpec, *, kind: KindRef, scope: str | None
+    perms: Permissions,
+    binding: BindingSpec,
+    *,
+    kind: KindRef,
+    scope: str | None,
+    any_object: bool = False,
 ) -> None:
+    """On the binding's own object, or (`any_object`, discovery) on any object there."""
     for patch in binding.patch:
         field_path = patch.locus.field_path or ()
         resources: tuple[str, ...]
@@ -237,12 +266,17 @@ def _require_patches(
                 group=kind.group,
                 resource=resource,
                 verbs=("patch",),
-                names=(binding.name,),
+                names=None if any_object else (binding.name,),
             )
 
 
 def _require_commands(
-    perms: Permissions, binding: BindingSpec, *, kind: KindRef, scope: str | None
+    perms: Permissions,
+    binding: BindingSpec,
+    *,
+    kind: KindRef,
+    scope: str | None,
+    any_object: bool = False,
 ) -> None:
     """A recipe's commands (mqtt_kube.kube.recipe_requests): `power` and `restart` patch the
     object itself (an annotation cannot go through /scale), `run` creates Jobs beside the
@@ -257,7 +291,7 @@ def _require_commands(
                 group=kind.group,
                 resource=kind.plural,
                 verbs=("patch",),
-                names=(binding.name,),
+                names=None if any_object else (binding.name,),
             )
 
 

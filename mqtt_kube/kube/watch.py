@@ -12,7 +12,10 @@ of a stream the server ended on time.
 
 Listeners are plain callables that must not block: they get the object's current body, or
 None while it does not exist. They are called once after the first list (the start-up
-state), then only when the object changes.
+state), then only when the object changes. Listeners come and go while the watch runs
+(live reload, discovery); `refresh()` lists again so that new ones get their object's
+state. A collection listener (discovery) sees every object of the collection: each listed
+one and each event, before the objects' own listeners, so it may add listeners for them.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from mqtt_kube.core.backoff import Backoff
 from mqtt_kube.core.errors import Gone, KubeError
@@ -34,6 +37,16 @@ logger = logging.getLogger(__name__)
 ObjectKey = tuple[str | None, str]  # (namespace, name); namespace None when cluster-scoped
 ObjectListener = Callable[[JsonObject | None], None]
 HealthReport = Callable[[str | None], None]  # the error when the watch fails; None once healthy
+
+
+class CollectionListener(Protocol):
+    """Told of every object of the collection (discovery); must not block."""
+
+    def on_object(self, key: ObjectKey, body: JsonObject | None) -> None: ...
+
+    def on_listed(self, keys: set[ObjectKey]) -> None:
+        """A list has just been delivered: these objects exist, no other does."""
+
 
 WATCH_TIMEOUT_SECONDS: Final = 300  # asked of the server; it ends the stream, we resume
 READ_SLACK_SECONDS: Final = 60  # silence beyond the server's timeout means a dead link
@@ -86,6 +99,10 @@ class ResourceWatch:
         self._serves = f" ({describe_bindings(serves)})" if serves else ""
         self._report = report
         self._listeners: dict[ObjectKey, list[ObjectListener]] = {}
+        self._collection: list[CollectionListener] = []
+        self._fresh: set[ObjectKey] = set()  # listened to since the last list
+        self._stream: asyncio.Timeout | None = None  # the open stream's guard, for refresh()
+        self._relist = False  # refresh() asked for a list
         self._versions: dict[ObjectKey, str | None] = {}  # last resourceVersion delivered
         self._resource_version: str | None = None
         self.synced = False  # the first list has been delivered
@@ -105,15 +122,49 @@ class ResourceWatch:
     def add_listener(self, namespace: str | None, name: str, listener: ObjectListener) -> None:
         key = (namespace if self.kind.namespaced else None, name)
         self._listeners.setdefault(key, []).append(listener)
+        self._fresh.add(key)
+
+    def remove_listener(self, namespace: str | None, name: str, listener: ObjectListener) -> None:
+        key = (namespace if self.kind.namespaced else None, name)
+        listeners = self._listeners.get(key, [])
+        if listener in listeners:
+            listeners.remove(listener)
+        if not listeners:
+            self._listeners.pop(key, None)
+            self._versions.pop(key, None)
+            self._fresh.discard(key)
+
+    def add_collection_listener(self, listener: CollectionListener) -> None:
+        self._collection.append(listener)
+
+    def remove_collection_listener(self, listener: CollectionListener) -> None:
+        if listener in self._collection:
+            self._collection.remove(listener)
+
+    def refresh(self) -> None:
+        """List again soon (ending the open stream): new listeners get their objects' state."""
+        if not self.synced:
+            return  # the first list is still to come
+        self._relist = True
+        if self._stream is not None:
+            self._stream.reschedule(asyncio.get_running_loop().time())
 
     async def run(self) -> None:
         """List and watch forever; never raises except on cancellation."""
         while True:
             try:
+                if self._relist:
+                    self._relist = False
+                    self._resource_version = None
                 if self._resource_version is None:
                     await self._list()
+                    if self._relist:
+                        continue
                 opened = time.monotonic()
-                if not await self._watch() and time.monotonic() - opened < self._timeout_seconds:
+                lines = await self._watch()
+                if self._relist:
+                    continue
+                if not lines and time.monotonic() - opened < self._timeout_seconds:
                     # A stream that closes early without a line is a server in trouble.
                     self.restarts += 1
                     await asyncio.sleep(self._backoff.next_delay())
@@ -145,6 +196,7 @@ class ResourceWatch:
         """List every page (410 on a page: list again from the first, in `run`)."""
         path = self.kind.collection_path(self.namespace)
         seen: dict[ObjectKey, JsonObject] = {}
+        listed: set[ObjectKey] = set()
         query = {**self._selector, "limit": str(LIST_PAGE)}
         version: str | None = None
         while True:
@@ -156,18 +208,24 @@ class ResourceWatch:
                 key = object_key(item)
                 if self.kind.namespaced and key[0] is None:
                     key = (self.namespace, key[1])
+                if self._collection:
+                    listed.add(key)
+                    self._tell_collection(key, item)
                 if key in self._listeners:
                     seen[key] = item
             token = metadata.get("continue")
             if not token:
                 break
             query = {**self._selector, "limit": str(LIST_PAGE), "continue": str(token)}
-        for key in self._listeners:
+        for listener in list(self._collection):
+            listener.on_listed(listed)
+        fresh, self._fresh = self._fresh, set()
+        for key in list(self._listeners):
             found = seen.get(key)
             found_version = (
                 None if found is None else (found.get("metadata") or {}).get("resourceVersion")
             )
-            self._deliver(key, found, found_version, force=not self.synced)
+            self._deliver(key, found, found_version, force=not self.synced or key in fresh)
         self._resource_version = version
         self.synced = True
         self._healthy()
@@ -185,6 +243,21 @@ class ResourceWatch:
             query["resourceVersion"] = self._resource_version
         path = self.kind.collection_path(self.namespace)
         read_timeout = self._timeout_seconds + READ_SLACK_SECONDS
+        count = 0
+        try:
+            async with asyncio.timeout(None) as guard:
+                self._stream = guard
+                count = await self._follow(path, query, read_timeout)
+        except TimeoutError:
+            if not self._relist:
+                raise
+        finally:
+            self._stream = None
+        if count:
+            self._backoff.reset()
+        return count
+
+    async def _follow(self, path: str, query: dict[str, str], read_timeout: float) -> int:
         count = 0
         async with self._client.open_stream(path, query=query, read_timeout=read_timeout) as stream:
             self._healthy()
@@ -210,8 +283,6 @@ class ResourceWatch:
             if last.strip():
                 count += 1
                 self._handle_line(last)
-        if count:
-            self._backoff.reset()
         return count
 
     def _handle_line(self, line: bytes) -> None:
@@ -233,11 +304,20 @@ class ResourceWatch:
             return
         self.events += 1
         key = (metadata.get("namespace"), str(metadata.get("name", "")))  # as object_key()
+        if self._collection:
+            self._tell_collection(key, None if kind == "DELETED" else body)
         if key in self._listeners:
             if kind == "DELETED":
                 self._deliver(key, None, None, force=False)
             else:
                 self._deliver(key, body, version, force=False)
+
+    def _tell_collection(self, key: ObjectKey, body: JsonObject | None) -> None:
+        for listener in list(self._collection):
+            try:
+                listener.on_object(key, body)
+            except Exception:
+                logger.exception("discovery of %s %s/%s failed", self.kind.kind, key[0], key[1])
 
     def _deliver(
         self, key: ObjectKey, body: JsonObject | None, version: str | None, *, force: bool
@@ -246,7 +326,7 @@ class ResourceWatch:
         if not force and self._versions.get(key, "") == version:
             return
         self._versions[key] = version
-        for listener in self._listeners[key]:
+        for listener in list(self._listeners.get(key, ())):
             try:
                 listener(body)
             except Exception:

@@ -122,3 +122,8 @@ def settle_disconnect(client: aiomqtt.Client) -> None:
     disconnected = client._disconnected  # aiomqtt's own future, only to read it
     if disconnected.done() and not disconnected.cancelled():
         disconnected.exception()
+
+
+def refused(code: int | ReasonCode) -> bool:
+    """A SUBACK code that refuses the subscription."""
+    return code.is_failure if isinstance(code, ReasonCode) else code >= 0x80

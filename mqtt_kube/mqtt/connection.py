@@ -31,7 +31,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from mqtt_kube.config.model import MqttSettings, TlsSettings
 from mqtt_kube.core.backoff import Backoff
 from mqtt_kube.core.message import ConnectHook, Message, MessageHandler
-from mqtt_kube.mqtt.client import acknowledge_now, make_client, settle_disconnect
+from mqtt_kube.mqtt.client import acknowledge_now, make_client, refused, settle_disconnect
 from mqtt_kube.mqtt.session import MQTT311, SessionPlan, SessionPolicy
 from mqtt_kube.mqtt.tls import tls_context
 
@@ -104,6 +104,11 @@ class MqttConnection:
             raise ValueError(f"QoS for {topic!r} must be 0, 1 or 2, not {qos!r}")
         self._subscriptions[topic] = qos
         self._new_topics.set()
+
+    def remove_subscription(self, topic: str) -> None:
+        """No longer subscribe to `topic` (unsubscribed now if connected)."""
+        if self._subscriptions.pop(topic, None) is not None:
+            self._new_topics.set()
 
     def add_connect_hook(self, hook: ConnectHook) -> None:
         """Await `hook()` after every connect, once the subscriptions are in place."""
@@ -317,13 +322,17 @@ class MqttConnection:
             await self._subscribe(client, subscribed)
 
     async def _subscribe(self, client: aiomqtt.Client, subscribed: dict[str, int]) -> None:
-        """Subscribe to every wanted topic not yet in `subscribed` on this connection."""
+        """Subscribe to wanted topics not yet in `subscribed`; unsubscribe unwanted ones."""
+        if gone := [topic for topic in subscribed if topic not in self._subscriptions]:
+            await client.unsubscribe(gone)
+            for topic in gone:
+                del subscribed[topic]
         wanted = [(t, q) for t, q in self._subscriptions.items() if subscribed.get(t) != q]
         for start in range(0, len(wanted), SUBSCRIBE_BATCH):
             batch = wanted[start : start + SUBSCRIBE_BATCH]
             codes: list[int | ReasonCode] = list(await client.subscribe(batch))
             for (topic, qos), code in zip(batch, codes, strict=True):
-                if _refused(code):
+                if refused(code):
                     logger.warning("MQTT broker refused the subscription to %s: %s", topic, code)
                 subscribed[topic] = qos
 
@@ -352,11 +361,8 @@ class MqttConnection:
             )
         return context
 
-    # -- short-lived subscriptions (Home Assistant discovery's scan of retained configs) --
-
     async def subscribe_once(self, topic: str, qos: int = 1) -> bool:
-        """Subscribe on this connection only, once the broker acknowledges; not after a
-        reconnect. False when not connected. The broker's retained messages follow."""
+        """Subscribe on this connection only (discovery's scan); False when not connected."""
         client = self._client
         if client is None or not self._up.is_set():
             return False
@@ -387,10 +393,6 @@ def _reason(error: BaseException) -> str:
 
 def _code(rc: int | ReasonCode | None) -> int | None:
     return rc.value if isinstance(rc, ReasonCode) else rc
-
-
-def _refused(code: int | ReasonCode) -> bool:
-    return code.is_failure if isinstance(code, ReasonCode) else code >= 0x80
 
 
 def _name(hook: ConnectHook) -> str:

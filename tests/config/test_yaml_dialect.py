@@ -118,9 +118,9 @@ def test_a_yaml_syntax_error_names_its_line(folder: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("", "the file is empty: it needs at least a bindings list"),
+        ("", "the file is empty: it needs at least a bindings or discover list"),
         ("- a\n", "expected a mapping of sections, got a list"),
-        ("mqtt: {}\n", "required, but missing"),
+        ("mqtt: {}\n", "required, but missing (or a discover list)"),
         ("bindings: {name: x}\n", "expected a list of bindings, got a mapping"),
     ],
 )

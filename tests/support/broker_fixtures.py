@@ -131,6 +131,22 @@ class MqttProbe:
                 f"no message on {topic!r} within {timeout:g} s; last received: {seen or 'none'}"
             ) from None
 
+    async def next_under(self, start: str, timeout: float = 10.0) -> Message:  # noqa: ASYNC109
+        """The oldest unread message whose topic starts with `start` (a discovery config whose
+        topic is not known beforehand)."""
+
+        def waiting() -> str | None:
+            return next((t for t, q in self._unread.items() if t.startswith(start) and q), None)
+
+        try:
+            async with asyncio.timeout(timeout), self._arrived:
+                await self._arrived.wait_for(lambda: waiting() is not None)
+                topic = waiting()
+                assert topic is not None
+                return self._unread[topic].popleft()
+        except TimeoutError:
+            raise AssertionError(f"no message under {start!r} within {timeout:g} s") from None
+
     async def next_text(self, topic: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109
         """The payload of `next(topic)` as text."""
         return (await self.next(topic, timeout)).payload.decode()
