@@ -8,6 +8,7 @@ the availability topic, and TLS when configured.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import ssl
@@ -15,6 +16,8 @@ from typing import Final
 
 import aiomqtt
 import paho.mqtt.client as paho
+from aiomqtt.exceptions import MqttCodeError
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -26,6 +29,7 @@ from mqtt_kube.mqtt.session import MQTT5, SessionPlan
 PENDING_CALLS_THRESHOLD: Final = 5000
 MAX_INFLIGHT: Final = 128  # QoS 1+ publishes awaiting PUBACK at once (paho's default: 20)
 _QUICKACK: Final = getattr(socket, "TCP_QUICKACK", None)  # Linux only
+_CORK: Final = getattr(socket, "TCP_CORK", None)  # Linux only
 
 
 def make_client(
@@ -67,6 +71,7 @@ def make_client(
     )
     client.pending_calls_threshold = PENDING_CALLS_THRESHOLD
     _obey_receive_maximum(client)
+    _write_in_one_go(client._client)
     return client
 
 
@@ -93,6 +98,34 @@ def _obey_receive_maximum(client: aiomqtt.Client) -> None:
         inner(paho_client, userdata, flags, reason, properties)
 
     client._client.on_connect = on_connect
+
+
+def _write_in_one_go(paho_client: paho.Client) -> None:
+    """Send what paho has queued as few TCP segments, not one system call's worth each.
+
+    The event loop calls paho's `loop_write` when the socket can take data; paho then
+    sends its queued packets one `send` each, and with TCP_NODELAY every one of those
+    is a segment of its own, which on loopback costs more than building the packet. Held
+    by TCP_CORK for the length of the call, they leave together when it returns.
+    """
+    inner = paho_client.loop_write
+
+    def loop_write() -> MQTTErrorCode:
+        sock = paho_client.socket()
+        if _CORK is None or not isinstance(sock, socket.socket):
+            return inner()
+        _set(sock, _CORK, 1)
+        try:
+            return inner()
+        finally:
+            _set(sock, _CORK, 0)
+
+    paho_client.loop_write = loop_write  # type: ignore[method-assign]
+
+
+def _set(sock: socket.socket, option: int, value: int) -> None:
+    with contextlib.suppress(OSError):  # a socket closing meanwhile
+        sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
 
 def acknowledge_now(client: aiomqtt.Client) -> None:
@@ -122,3 +155,30 @@ def settle_disconnect(client: aiomqtt.Client) -> None:
     disconnected = client._disconnected  # aiomqtt's own future, only to read it
     if disconnected.done() and not disconnected.cancelled():
         disconnected.exception()
+
+
+async def publish_acknowledged(
+    client: aiomqtt.Client, topic: str, payload: str | bytes, *, qos: int, retain: bool
+) -> None:
+    """Publish and wait for the broker's acknowledgement (QoS 1+); MqttError on failure.
+
+    What `aiomqtt.Client.publish` does, without what it costs per call beyond that: it
+    scans every pending call twice (to refuse a message id in use, which paho never hands
+    out twice while in flight, and to count them for a warning), and wraps the wait in
+    `asyncio.wait_for`. With the state board's 64 publishes in flight that was most of the
+    price of a publish. The acknowledgement comes through aiomqtt's own paho callback,
+    which sets the Event it finds under the message id; then `acknowledge_now`.
+    """
+    info = client._client.publish(topic, payload, qos, retain)  # aiomqtt's paho client
+    if info.rc != paho.MQTT_ERR_SUCCESS:
+        raise MqttCodeError(info.rc, "Could not publish message")
+    if info.is_published():
+        return
+    acknowledged = asyncio.Event()
+    pending = client._pending_publishes  # where aiomqtt's on_publish looks for it
+    pending[info.mid] = acknowledged
+    try:
+        await acknowledged.wait()
+    finally:
+        pending.pop(info.mid, None)
+    acknowledge_now(client)
