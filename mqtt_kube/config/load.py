@@ -32,15 +32,17 @@ from mqtt_kube.config.schemas import (
 )
 from mqtt_kube.config.sections import discovery_settings, http_settings, mqtt_settings
 from mqtt_kube.config.yaml_file import LineDict, load_yaml
+from mqtt_kube.core.collector import collector_paused
 from mqtt_kube.core.errors import ConfigError
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
     """The validated configuration in `path`; ConfigError listing every problem otherwise."""
     file = Path(path)
-    data, found = load_yaml(file)
-    problems = Problems(data, source=str(file), problems=found)
-    config = _build(problems, Path(os.path.abspath(file)))
+    with collector_paused():
+        data, found = load_yaml(file)
+        problems = Problems(data, source=str(file), problems=found)
+        config = _build(problems, Path(os.path.abspath(file)))
     if problems or config is None:
         raise ConfigError(problems.sorted())
     return config
