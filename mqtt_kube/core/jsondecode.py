@@ -2,8 +2,10 @@
 
 Every watch event and every list page is decoded here: orjson parses bytes in C several
 times faster than `json`, which for a stream of small events is most of the cost of reading
-it. Where orjson refuses what `json` reads (integers beyond 64 bits, `NaN`), `json` decodes
-it, so what mqtt-kube accepts does not change; what neither reads raises ValueError.
+it. Its values are those of `json` for all the API server writes: integers within 64 bits
+(the server's own int64; a larger number in a custom resource it already turns into a
+float) and finite floats. What orjson refuses and `json` reads (`NaN`, `1e400`) `json`
+decodes, so what mqtt-kube accepts does not change; what neither reads is a ValueError.
 """
 
 from __future__ import annotations
