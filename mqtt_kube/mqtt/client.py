@@ -1,18 +1,17 @@
-"""The aiomqtt client as mqtt-kube sets it up, and one socket option it needs.
+"""The aiomqtt client as mqtt-kube sets it up, and how it publishes.
 
 One client is made per connection attempt (`MqttConnection.run` is the reconnect loop):
 the protocol and session its `SessionPlan` asks for (`mqtt_kube.mqtt.session`), a wide
 window of QoS 1 publishes in flight (within what an MQTT 5 broker allows), the Last Will on
-the availability topic, and TLS when configured.
+the availability topic, TLS when configured, and paho's socket reads and writes batched
+(`mqtt_kube.mqtt.wire`). `publish_acknowledged` is aiomqtt's publish at a lower price.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 import ssl
-from typing import Final
+from typing import Final, Literal
 
 import aiomqtt
 import paho.mqtt.client as paho
@@ -24,12 +23,11 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from mqtt_kube.config.model import MqttSettings
 from mqtt_kube.mqtt.session import MQTT5, SessionPlan
+from mqtt_kube.mqtt.wire import batch_socket_io
 
 # aiomqtt logs a warning above 10 pending calls; the state board keeps hundreds in flight.
 PENDING_CALLS_THRESHOLD: Final = 5000
 MAX_INFLIGHT: Final = 128  # QoS 1+ publishes awaiting PUBACK at once (paho's default: 20)
-_QUICKACK: Final = getattr(socket, "TCP_QUICKACK", None)  # Linux only
-_CORK: Final = getattr(socket, "TCP_CORK", None)  # Linux only
 
 
 def make_client(
@@ -71,8 +69,47 @@ def make_client(
     )
     client.pending_calls_threshold = PENDING_CALLS_THRESHOLD
     _obey_receive_maximum(client)
-    _write_in_one_go(client._client)
+    batch_socket_io(client._client)
+    _plain_acknowledgements(client._client)
     return client
+
+
+def _plain_acknowledgements(paho_client: paho.Client) -> None:
+    """Handle a PUBACK without properties without building two objects for each.
+
+    For every PUBACK, paho decodes a new ReasonCode and a new Properties object, which with
+    the state board's stream of publishes is a large share of what a publish costs. A PUBACK
+    of a message id and at most a reason code (MQTT 5's "Success" or, where nobody
+    subscribes, "No matching subscribers"; every MQTT 3.1.1 PUBACK) holds nothing more:
+    paho's own `_do_on_publish` gets the message id with the reason code decoded once per
+    value, and one empty Properties. A PUBACK with properties, and every PUBCOMP, go
+    through paho's decoding as before.
+    """
+    inner = paho_client._handle_pubackcomp
+    empty = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
+    reasons: dict[bytes, ReasonCode] = {b"": ReasonCode(PacketTypes.PUBACK)}
+
+    def handle(cmd: Literal["PUBACK", "PUBCOMP"]) -> MQTTErrorCode:
+        packet = paho_client._in_packet["packet"]
+        code = bytes(packet[2:])
+        reason = reasons.get(code)
+        if reason is None and cmd == "PUBACK" and len(code) == 1:
+            reason = ReasonCode(PacketTypes.PUBACK)
+            try:
+                reason.unpack(code)  # as paho decodes it; refuses an unknown value
+            except (ValueError, KeyError, IndexError, TypeError):
+                return inner(cmd)
+            reasons[code] = reason
+        if cmd != "PUBACK" or reason is None or len(packet) < 2:
+            return inner(cmd)
+        mid = int.from_bytes(packet[:2], "big")
+        paho_client._easy_log(paho.MQTT_LOG_DEBUG, "Received %s (Mid: %d)", cmd, mid)
+        with paho_client._out_message_mutex:
+            if mid in paho_client._out_messages:
+                return paho_client._do_on_publish(mid, reason, empty)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    paho_client._handle_pubackcomp = handle  # type: ignore[method-assign]
 
 
 def _obey_receive_maximum(client: aiomqtt.Client) -> None:
@@ -100,49 +137,6 @@ def _obey_receive_maximum(client: aiomqtt.Client) -> None:
     client._client.on_connect = on_connect
 
 
-def _write_in_one_go(paho_client: paho.Client) -> None:
-    """Send what paho has queued as few TCP segments, not one system call's worth each.
-
-    The event loop calls paho's `loop_write` when the socket can take data; paho then
-    sends its queued packets one `send` each, and with TCP_NODELAY every one of those
-    is a segment of its own, which on loopback costs more than building the packet. Held
-    by TCP_CORK for the length of the call, they leave together when it returns.
-    """
-    inner = paho_client.loop_write
-
-    def loop_write() -> MQTTErrorCode:
-        sock = paho_client.socket()
-        if _CORK is None or not isinstance(sock, socket.socket):
-            return inner()
-        _set(sock, _CORK, 1)
-        try:
-            return inner()
-        finally:
-            _set(sock, _CORK, 0)
-
-    paho_client.loop_write = loop_write  # type: ignore[method-assign]
-
-
-def _set(sock: socket.socket, option: int, value: int) -> None:
-    with contextlib.suppress(OSError):  # a socket closing meanwhile
-        sock.setsockopt(socket.IPPROTO_TCP, option, value)
-
-
-def acknowledge_now(client: aiomqtt.Client) -> None:
-    """Send the TCP ACK for what the broker sent us now, not up to 40 ms later (Linux).
-
-    mosquitto, by default, holds each PUBACK back until its previous segment is
-    acknowledged (Nagle's algorithm). When we read a PUBACK and have nothing to send, the
-    kernel delays that acknowledgement, and every burst of QoS 1 publishes stalls for
-    40 ms where the state board's window drains. Setting TCP_QUICKACK sends a pending ACK
-    at once; it does not stick, so it is set after every acknowledged publish.
-    """
-    sock = client._client.socket()  # paho's socket, only for this option
-    if _QUICKACK is not None and isinstance(sock, socket.socket):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-
-
 def settle_disconnect(client: aiomqtt.Client) -> None:
     """Mark the reason of an unexpected disconnection as seen.
 
@@ -167,7 +161,7 @@ async def publish_acknowledged(
     out twice while in flight, and to count them for a warning), and wraps the wait in
     `asyncio.wait_for`. With the state board's 64 publishes in flight that was most of the
     price of a publish. The acknowledgement comes through aiomqtt's own paho callback,
-    which sets the Event it finds under the message id; then `acknowledge_now`.
+    which sets the Event it finds under the message id.
     """
     info = client._client.publish(topic, payload, qos, retain)  # aiomqtt's paho client
     if info.rc != paho.MQTT_ERR_SUCCESS:
@@ -181,4 +175,3 @@ async def publish_acknowledged(
         await acknowledged.wait()
     finally:
         pending.pop(info.mid, None)
-    acknowledge_now(client)
