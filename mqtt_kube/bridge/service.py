@@ -27,7 +27,7 @@ from mqtt_kube.bridge.metrics import CommandCounters, Sample, render_metrics
 from mqtt_kube.bridge.stateboard import StateBoard
 from mqtt_kube.config.model import Config, WatchKey, watch_groups
 from mqtt_kube.core.backoff import Backoff
-from mqtt_kube.core.collector import collector_paused, keep_for_good
+from mqtt_kube.core.collector import built_for_good
 from mqtt_kube.core.errors import KubeError, WrongScope
 from mqtt_kube.core.message import Message
 from mqtt_kube.homeassistant.lifecycle import HomeAssistantDiscovery
@@ -354,9 +354,8 @@ async def run(config: Config, *, leader_elect: bool = False) -> int:
             timing=timing,
         )
     try:
-        with collector_paused():
+        with built_for_good():  # the bindings live as long as the process
             service = Service(config, client=client, leader=leader)
-        keep_for_good()  # the configuration and the bindings live as long as the process
         return await service.run()
     finally:
         await client.close()

@@ -32,14 +32,14 @@ from mqtt_kube.config.schemas import (
 )
 from mqtt_kube.config.sections import discovery_settings, http_settings, mqtt_settings
 from mqtt_kube.config.yaml_file import LineDict, load_yaml
-from mqtt_kube.core.collector import collector_paused
+from mqtt_kube.core.collector import built_for_good
 from mqtt_kube.core.errors import ConfigError
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
     """The validated configuration in `path`; ConfigError listing every problem otherwise."""
     file = Path(path)
-    with collector_paused():
+    with built_for_good():
         data, found = load_yaml(file)
         problems = Problems(data, source=str(file), problems=found)
         config = _build(problems, Path(os.path.abspath(file)))

@@ -3,8 +3,9 @@
 Loading a configuration of 10,000 bindings allocates a few million objects, none of them
 garbage, and every collection the allocations trigger scans all of them again: more than
 half of the load went there. So the collector waits while the configuration and the service
-are built, and what was built is then frozen (`gc.freeze`): later collections, at start-up
-and for as long as the process runs, leave it out.
+are built, and what was built is then frozen (`gc.freeze`) before the collector resumes:
+the collection the resumed collector would start at once, and every later one, leave it out.
+Reference counting still frees frozen objects that are no longer used.
 """
 
 from __future__ import annotations
@@ -15,17 +16,13 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cyclic collection inside the block (reference counting still frees)."""
+def built_for_good() -> Iterator[None]:
+    """No cyclic collection inside the block; what exists after it is frozen."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if enabled:
             gc.enable()
-
-
-def keep_for_good() -> None:
-    """Leave everything allocated so far out of later collections."""
-    gc.freeze()
