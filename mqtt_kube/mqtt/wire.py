@@ -6,8 +6,8 @@ a `send` per PUBLISH (each its own TCP segment, under TCP_NODELAY) and three `re
 PUBACK (type, length, body). On loopback those calls cost more than the rest of a publish.
 So, on each client paho is given:
 
-- `loop_write` runs under TCP_CORK: the packets queued since the last call leave together
-  when it returns.
+- `loop_write` runs under TCP_CORK when more than one packet is queued: the packets
+  queued since the last call leave together when it returns.
 - reads go through a read-ahead buffer: one `recv` takes whatever has arrived, and paho's
   small reads are served from it. `loop_read` is called again while the buffer holds
   bytes (paho stops after as many packets as it has messages in flight), so nothing read
@@ -53,6 +53,8 @@ def batch_socket_io(paho_client: paho.Client) -> None:
         return result
 
     def loop_write() -> MQTTErrorCode:
+        if len(paho_client._out_packet) < 2:  # one packet is one segment anyway
+            return inner_write()
         sock = paho_client.socket()
         _set(sock, _CORK, 1)
         try:
