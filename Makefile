@@ -91,7 +91,13 @@ fmt: $(STAMP)
 demo: $(STAMP) mosquitto
 	$(BIN)/python -m mqtt_kube.testing.demo
 
-bench: $(STAMP) mosquitto
+# The plot of the report needs matplotlib, the `bench` extra.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,dev,bench]'
+	touch $@
+
+bench: $(BENCH_STAMP) mosquitto
 	$(BIN)/python -m bench
 
 clean:

@@ -1,4 +1,4 @@
-"""`python -m bench`: run every measurement, write bench/RESULTS.md, print the tables.
+"""`python -m bench`: run every measurement, write bench/RESULTS.md and its plot, print the tables.
 
 Loopback only, stops by itself: every wait has a limit, and the whole run is cut off before
 five minutes. A measurement that fails is reported as failed and the others still run;
@@ -23,10 +23,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from bench import command, discovery, scale, startup, watchrate
+from bench import command, discovery, plot, scale, startup, watchrate
 from bench.common import REPO, BenchError, Section, number, ratio_text
 
 RESULTS: Final = REPO / "bench" / "RESULTS.md"
+PLOT: Final = REPO / "bench" / "RESULTS.png"  # beside the report, which shows it
 TOTAL_SECONDS: Final = 290.0
 # Figures that are counts, not timings: missing them is a bug, not a slow machine.
 EXACT: Final = ("API requests per command", "publishes when an unwatched field changes")
@@ -71,6 +72,8 @@ def render(sections: list[Section], *, seconds: float) -> str:
         "",
         "Every ratio is mqtt-kube's figure divided by a baseline measured in the same run on the",
         "same machine; the raw numbers under each table only describe this machine.",
+        "",
+        f"![Watch throughput of each run, and start-to-ready time and RSS by size]({PLOT.name})",
         "",
     ]
     for section in sections:
@@ -130,6 +133,7 @@ def main() -> int:
     sections, failed = asyncio.run(_measure(folder))
     report = render(sections, seconds=time.monotonic() - started)
     RESULTS.write_text(report)
+    plot.draw(sections, PLOT)
     print(report)
     if failed:
         print(f"some measurements failed; their logs are in {folder}", file=sys.stderr)

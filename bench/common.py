@@ -71,6 +71,8 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     raw: list[str] = field(default_factory=list)
     seconds: float = 0.0  # how long the measurement took
+    # Named lists of numbers for the report's plot (bench.plot), e.g. each run's events/s.
+    series: dict[str, list[float]] = field(default_factory=dict)
 
     def add(self, figure: Figure) -> Figure:
         self.figures.append(figure)

@@ -16,6 +16,7 @@ costs.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import shutil
 import time
 from pathlib import Path
@@ -32,19 +33,52 @@ from bench.common import (
     fake_process,
     median,
     number,
+    rss_mib,
     wait_ready,
     wakeups,
 )
+from mqtt_kube.homeassistant.lifecycle import SCAN_SECONDS, STATE_DELAY_SECONDS
 from mqtt_kube.testing.mosquitto import Mosquitto, free_port
 
 REPO: Final = Path(__file__).resolve().parents[1]
 EXAMPLE: Final = REPO / "config-basic.yaml"
 STARTS: Final = 5
 IDLE_SECONDS: Final = 10.0
-SETTLE_SECONDS: Final = 2.0
+# Idle begins when start-up is over: Home Assistant discovery's scan of retained configs and
+# its pause before the states, and aiohttp closing the first list's pooled connection once
+# it has been idle for aiohttp's keep-alive time.
+AIOHTTP_KEEPALIVE_SECONDS: Final = 15.0
+SETTLE_SECONDS: Final = max(SCAN_SECONDS + STATE_DELAY_SECONDS, AIOHTTP_KEEPALIVE_SECONDS) + 2.0
 READY_SECONDS: Final = 30.0
 NAMESPACE: Final = "media"  # of the example's Deployment
 IMPORT_ONLY: Final = "import mqtt_kube.bridge.service; print('{}', flush=True)"
+# What the service's libraries cost, each on top of those before it (VmRSS after import).
+IMPORTS: Final = (
+    "yaml",
+    "voluptuous",
+    "jsonpath_ng.ext",
+    "mako.template",
+    "orjson",
+    "aiohttp",
+    "aiohttp.web",
+    "aiomqtt",
+    "mqtt_kube.kube.client",
+    "mqtt_kube.bridge.service",
+    "mqtt_kube.cli.run",
+)
+IMPORT_COST: Final = (
+    "import importlib, json, sys\n"
+    "def rss():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmRSS:'):\n"
+    "            return int(line.split()[1]) / 1024\n"
+    "costs = [('python', rss())]\n"
+    "for name in sys.argv[1:]:\n"
+    "    importlib.import_module(name)\n"
+    "    costs.append((name, rss()))\n"
+    "models = 'kubernetes_asyncio.client.models.v1_pod' in sys.modules\n"
+    "print(json.dumps({'costs': costs, 'models': models}), flush=True)\n"
+)
 IDLE_CLIENT: Final = (
     "import asyncio, sys, aiomqtt\n"
     "async def main():\n"
@@ -82,6 +116,16 @@ async def _import_seconds(folder: Path) -> float:
         return time.monotonic() - started
 
 
+async def _import_costs(folder: Path) -> tuple[list[tuple[str, float]], bool]:
+    """(library, MiB resident after importing it) in turn, and whether the models came."""
+    log = folder / "import-cost.log"
+    async with child(["-c", IMPORT_COST, *IMPORTS], log=log, talk=True) as process:
+        answer = await Channel(process, name="the import-cost interpreter", log=log).read(
+            seconds=30
+        )
+    return [(str(name), float(mib)) for name, mib in answer["costs"]], bool(answer["models"])
+
+
 async def _ready_seconds(folder: Path, config: Path, *, http_port: int, attempt: int) -> float:
     log = folder / f"startup-{attempt}.log"
     started = time.monotonic()
@@ -109,7 +153,8 @@ async def _idle(
         await asyncio.sleep(IDLE_SECONDS)
         after = {k: (cpu_nanoseconds(p), cpu_seconds(p), wakeups(p)) for k, p in pids.items()}
         window = time.monotonic() - started
-    figures = {"window": window}
+        resident = {key: rss_mib(pid) for key, pid in pids.items()}
+    figures = {"window": window, "ours_rss": resident["ours"], "bare_rss": resident["bare"]}
     for key in pids:
         figures[f"{key}_cpu"] = (after[key][0] - before[key][0]) / 1e9 / window
         figures[f"{key}_ticks"] = (after[key][1] - before[key][1]) / window
@@ -139,6 +184,7 @@ async def run(folder: Path) -> Section:
                     await _ready_seconds(folder, config, http_port=http_port, attempt=attempt)
                 )
             idle = await _idle(folder, config, http_port=http_port, broker=broker)
+    costs, models = await _import_costs(folder)
     ready, imported = median(readies), median(imports)
     section.add(
         Figure(
@@ -173,6 +219,17 @@ async def run(folder: Path) -> Section:
             met=idle["ours_wakeups"] <= 1.1 * idle["bare_wakeups"] + 0.1,
         )
     )
+    section.add(
+        Figure(
+            "idle RSS",
+            idle["ours_rss"],
+            "MiB",
+            idle["bare_rss"],
+            "bare aiomqtt client",
+            target="≤ 60 MiB",
+            met=idle["ours_rss"] <= 60.0,
+        )
+    )
     section.note(
         f"start to ready, {STARTS} starts: "
         + ", ".join(number(s, "s") for s in readies)
@@ -187,5 +244,14 @@ async def run(folder: Path) -> Section:
         f"{idle['ours_cpu'] * 100:.3f} % CPU ({idle['ours_ticks'] * 100:.1f} % by utime+stime), "
         f"{idle['ours_wakeups']:.1f} wake-ups/s; bare client {idle['bare_cpu'] * 100:.3f} % CPU, "
         f"{idle['bare_wakeups']:.1f} wake-ups/s"
+    )
+    steps = [
+        f"{name} +{number(mib - before, 'MiB')}"
+        for (_, before), (name, mib) in itertools.pairwise(costs)
+    ]
+    section.note(
+        f"resident memory by import, each on top of the ones before: interpreter "
+        f"{number(costs[0][1], 'MiB')}, " + ", ".join(steps) + f"; {number(costs[-1][1], 'MiB')} "
+        f"in all; kubernetes_asyncio's models {'imported' if models else 'not imported'}"
     )
     return section

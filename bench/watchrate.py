@@ -261,6 +261,8 @@ async def run(folder: Path) -> Section:
             with broker_class() as broker:
                 await _phase(folder, fake, broker=broker, phase=phase, offset=index * RUNS * ROUNDS)
     for phase in phases:
+        section.series[f"mqtt-kube, {phase.broker}"] = phase.bridged
+        section.series[f"bare consumer, {phase.broker}"] = phase.bare
         ours, theirs = median(phase.bridged), median(phase.bare)
         section.add(
             Figure(
@@ -269,8 +271,8 @@ async def run(folder: Path) -> Section:
                 "events/s",
                 theirs,
                 "bare aiohttp + json.loads consumer",
-                target="≥ 0.5x and ≥ 10,000/s",
-                met=ours >= 0.5 * theirs and ours >= 10_000,
+                target="≥ 0.8x and ≥ 10,000/s",
+                met=ours >= 0.8 * theirs and ours >= 10_000,
             )
         )
     for phase in phases:

@@ -24,6 +24,7 @@ from mqtt_kube.addon.options import AddonEnvironment, AddonError, read_options
 from mqtt_kube.bridge import service
 from mqtt_kube.config.load import load_config
 from mqtt_kube.config.model import Config
+from mqtt_kube.core.collector import built_for_good
 from mqtt_kube.core.errors import ConfigError, MqttKubeError
 from mqtt_kube.core.logs import setup_logging
 
@@ -101,7 +102,8 @@ async def prepare(env: AddonEnvironment) -> Config:
     cafile = None
     if options.mqtt_cafile:
         cafile = addon_file(env.config_dir, options.mqtt_cafile, option="mqtt_cafile")
-    config = load_config(config_path)
+    with built_for_good():  # the configuration lives as long as the process
+        config = load_config(config_path)
     broker = None
     source = "the add-on options"
     if not options.mqtt_host:

@@ -144,15 +144,19 @@ class Binding:
         waiter = self._seen_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        board = self._board
         for watch, plain in self._watches:
-            payload = "" if body is None else self._watch_payload(watch, body, plain=plain)
+            if body is None:
+                payload: str | None = ""
+            elif plain:
+                payload = encode_payload(watch.locus.read(body))  # what no map would give
+            else:
+                payload = self._mapped_payload(watch, body)
             if payload is not None:
-                self._board.set(watch.topic, payload, qos=watch.qos, retain=watch.retain)
+                board.set(watch.topic, payload, qos=watch.qos, retain=watch.retain)
 
-    def _watch_payload(self, watch: WatchSpec, body: JsonObject, *, plain: bool) -> str | None:
+    def _mapped_payload(self, watch: WatchSpec, body: JsonObject) -> str | None:
         value = watch.locus.read(body)
-        if plain:
-            return encode_payload(value)  # what mapping through no map would give
         try:
             match = watch.values.match(
                 value, on_predicate_error=self._expressions.reporter(watch.where, watch.topic)

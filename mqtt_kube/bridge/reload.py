@@ -24,6 +24,7 @@ from typing import Any, Final
 from mqtt_kube.bridge.filewatch import FileWatch
 from mqtt_kube.config.load import load_config
 from mqtt_kube.config.model import Config
+from mqtt_kube.core.collector import thaw
 from mqtt_kube.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class Reloader:
         for warning in config.warnings:
             logger.warning("%s", warning)
         summary = self._apply(config)
+        thaw()  # what the start froze may be garbage now
         self.config = config
         self.loaded_at = _now()
         self.reloads += 1

@@ -29,6 +29,7 @@ from mqtt_kube.bridge.reload import Reloader
 from mqtt_kube.bridge.stateboard import StateBoard
 from mqtt_kube.bridge.watchpool import WatchPool
 from mqtt_kube.config.model import Config, WatchKey
+from mqtt_kube.core.collector import built_for_good
 from mqtt_kube.core.message import Message
 from mqtt_kube.homeassistant.lifecycle import HomeAssistantDiscovery
 from mqtt_kube.kube.client import KubeClient
@@ -302,6 +303,8 @@ async def run(config: Config, *, leader_elect: bool = False) -> int:
             timing=timing,
         )
     try:
-        return await Service(config, client=client, leader=leader).run()
+        with built_for_good():  # the bindings live as long as the process
+            service = Service(config, client=client, leader=leader)
+        return await service.run()
     finally:
         await client.close()

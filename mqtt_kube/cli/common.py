@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from mqtt_kube.config.load import load_config
 from mqtt_kube.config.model import Config
+from mqtt_kube.core.collector import built_for_good
 from mqtt_kube.core.errors import ConfigError
 
 EXIT_OK = 0
@@ -37,7 +38,8 @@ class Command:
 def read_config(args: argparse.Namespace, *, show_warnings: bool = False) -> Config | None:
     """The config named on the command line; None after printing its problems to stderr."""
     try:
-        config = load_config(args.config)
+        with built_for_good():  # the configuration lives as long as the process
+            config = load_config(args.config)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

@@ -33,6 +33,7 @@ from yarl import URL
 from mqtt_kube import __version__
 from mqtt_kube.config.model import KubernetesSettings
 from mqtt_kube.core.errors import Conflict, Forbidden, Gone, Invalid, KubeError, NotFound
+from mqtt_kube.core.jsondecode import loads
 from mqtt_kube.core.kinds import KindInfo, builtin_kind
 from mqtt_kube.kube.credentials import Credentials, TokenFile, kubeconfig_source
 
@@ -289,7 +290,7 @@ class KubeClient:
         ) as response:
             data = await response.read()
         try:
-            parsed = json.loads(data) if data else {}
+            parsed = loads(data) if data else {}
         except ValueError as exc:
             raise KubeError(f"{method} {path}: the API server sent no JSON") from exc
         if not isinstance(parsed, dict):

@@ -21,7 +21,6 @@ one and each event, before the objects' own listeners, so it may add listeners f
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +28,7 @@ from typing import Any, Final, Protocol
 
 from mqtt_kube.core.backoff import Backoff
 from mqtt_kube.core.errors import Gone, KubeError
+from mqtt_kube.core.jsondecode import loads
 from mqtt_kube.core.kinds import KindInfo
 from mqtt_kube.kube.client import JsonObject, KubeClient
 
@@ -52,10 +52,6 @@ WATCH_TIMEOUT_SECONDS: Final = 300  # asked of the server; it ends the stream, w
 READ_SLACK_SECONDS: Final = 60  # silence beyond the server's timeout means a dead link
 NAMED_AT_MOST: Final = 3  # log lines name this many bindings, and count more
 LIST_PAGE: Final = 500  # items per page of a list, as client-go's informers ask
-
-
-# Every event goes through here: skip json.loads' argument checks and encoding sniffing.
-_decode: Final = json.JSONDecoder().decode
 
 
 class _Expired(Exception):
@@ -286,17 +282,19 @@ class ResourceWatch:
         return count
 
     def _handle_line(self, line: bytes) -> None:
+        # Every event comes through here: the common case (a change of a bound object)
+        # is kept to plain dict work, _deliver's checks inlined.
         try:
-            event: dict[str, Any] = _decode(line.decode())
+            event: dict[str, Any] = loads(line)
             kind = event["type"]
             body: JsonObject = event["object"]
-        except (ValueError, KeyError, TypeError) as exc:
+            metadata = body.get("metadata") or {}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise KubeError(f"unreadable watch event: {line[:200]!r}") from exc
         if kind == "ERROR":
             if body.get("code") == 410:
                 raise _Expired
             raise KubeError(f"watch error {body.get('code')}: {body.get('message')}")
-        metadata = body.get("metadata") or {}
         version = metadata.get("resourceVersion")
         if version:
             self._resource_version = str(version)
@@ -306,11 +304,20 @@ class ResourceWatch:
         key = (metadata.get("namespace"), str(metadata.get("name", "")))  # as object_key()
         if self._collection:
             self._tell_collection(key, None if kind == "DELETED" else body)
-        if key in self._listeners:
-            if kind == "DELETED":
-                self._deliver(key, None, None, force=False)
-            else:
-                self._deliver(key, body, version, force=False)
+        listeners = self._listeners.get(key)
+        if listeners is None:
+            return
+        if kind == "DELETED":
+            self._deliver(key, None, None, force=False)
+            return
+        if self._versions.get(key, "") == version:
+            return
+        self._versions[key] = version
+        for listener in tuple(listeners):  # a listener may join or leave meanwhile
+            try:
+                listener(body)
+            except Exception:
+                logger.exception("listener of %s %s/%s failed", self.kind.kind, key[0], key[1])
 
     def _tell_collection(self, key: ObjectKey, body: JsonObject | None) -> None:
         for listener in list(self._collection):

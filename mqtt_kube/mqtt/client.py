@@ -1,31 +1,33 @@
-"""The aiomqtt client as mqtt-kube sets it up, and one socket option it needs.
+"""The aiomqtt client as mqtt-kube sets it up, and how it publishes.
 
 One client is made per connection attempt (`MqttConnection.run` is the reconnect loop):
 the protocol and session its `SessionPlan` asks for (`mqtt_kube.mqtt.session`), a wide
 window of QoS 1 publishes in flight (within what an MQTT 5 broker allows), the Last Will on
-the availability topic, and TLS when configured.
+the availability topic, TLS when configured, and paho's socket reads and writes batched
+(`mqtt_kube.mqtt.wire`). `publish_acknowledged` is aiomqtt's publish at a lower price.
 """
 
 from __future__ import annotations
 
-import contextlib
-import socket
+import asyncio
 import ssl
-from typing import Final
+from typing import Final, Literal
 
 import aiomqtt
 import paho.mqtt.client as paho
+from aiomqtt.exceptions import MqttCodeError
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from mqtt_kube.config.model import MqttSettings
 from mqtt_kube.mqtt.session import MQTT5, SessionPlan
+from mqtt_kube.mqtt.wire import batch_socket_io
 
 # aiomqtt logs a warning above 10 pending calls; the state board keeps hundreds in flight.
 PENDING_CALLS_THRESHOLD: Final = 5000
 MAX_INFLIGHT: Final = 128  # QoS 1+ publishes awaiting PUBACK at once (paho's default: 20)
-_QUICKACK: Final = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 
 def make_client(
@@ -67,7 +69,47 @@ def make_client(
     )
     client.pending_calls_threshold = PENDING_CALLS_THRESHOLD
     _obey_receive_maximum(client)
+    batch_socket_io(client._client)
+    _plain_acknowledgements(client._client)
     return client
+
+
+def _plain_acknowledgements(paho_client: paho.Client) -> None:
+    """Handle a PUBACK without properties without building two objects for each.
+
+    For every PUBACK, paho decodes a new ReasonCode and a new Properties object, which with
+    the state board's stream of publishes is a large share of what a publish costs. A PUBACK
+    of a message id and at most a reason code (MQTT 5's "Success" or, where nobody
+    subscribes, "No matching subscribers"; every MQTT 3.1.1 PUBACK) holds nothing more:
+    paho's own `_do_on_publish` gets the message id with the reason code decoded once per
+    value, and one empty Properties. A PUBACK with properties, and every PUBCOMP, go
+    through paho's decoding as before.
+    """
+    inner = paho_client._handle_pubackcomp
+    empty = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
+    reasons: dict[bytes, ReasonCode] = {b"": ReasonCode(PacketTypes.PUBACK)}
+
+    def handle(cmd: Literal["PUBACK", "PUBCOMP"]) -> MQTTErrorCode:
+        packet = paho_client._in_packet["packet"]
+        code = bytes(packet[2:])
+        reason = reasons.get(code)
+        if reason is None and cmd == "PUBACK" and len(code) == 1:
+            reason = ReasonCode(PacketTypes.PUBACK)
+            try:
+                reason.unpack(code)  # as paho decodes it; refuses an unknown value
+            except (ValueError, KeyError, IndexError, TypeError):
+                return inner(cmd)
+            reasons[code] = reason
+        if cmd != "PUBACK" or reason is None or len(packet) < 2:
+            return inner(cmd)
+        mid = int.from_bytes(packet[:2], "big")
+        paho_client._easy_log(paho.MQTT_LOG_DEBUG, "Received %s (Mid: %d)", cmd, mid)
+        with paho_client._out_message_mutex:
+            if mid in paho_client._out_messages:
+                return paho_client._do_on_publish(mid, reason, empty)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    paho_client._handle_pubackcomp = handle  # type: ignore[method-assign]
 
 
 def _obey_receive_maximum(client: aiomqtt.Client) -> None:
@@ -95,21 +137,6 @@ def _obey_receive_maximum(client: aiomqtt.Client) -> None:
     client._client.on_connect = on_connect
 
 
-def acknowledge_now(client: aiomqtt.Client) -> None:
-    """Send the TCP ACK for what the broker sent us now, not up to 40 ms later (Linux).
-
-    mosquitto, by default, holds each PUBACK back until its previous segment is
-    acknowledged (Nagle's algorithm). When we read a PUBACK and have nothing to send, the
-    kernel delays that acknowledgement, and every burst of QoS 1 publishes stalls for
-    40 ms where the state board's window drains. Setting TCP_QUICKACK sends a pending ACK
-    at once; it does not stick, so it is set after every acknowledged publish.
-    """
-    sock = client._client.socket()  # paho's socket, only for this option
-    if _QUICKACK is not None and isinstance(sock, socket.socket):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-
-
 def settle_disconnect(client: aiomqtt.Client) -> None:
     """Mark the reason of an unexpected disconnection as seen.
 
@@ -127,3 +154,29 @@ def settle_disconnect(client: aiomqtt.Client) -> None:
 def refused(code: int | ReasonCode) -> bool:
     """A SUBACK code that refuses the subscription."""
     return code.is_failure if isinstance(code, ReasonCode) else code >= 0x80
+
+
+async def publish_acknowledged(
+    client: aiomqtt.Client, topic: str, payload: str | bytes, *, qos: int, retain: bool
+) -> None:
+    """Publish and wait for the broker's acknowledgement (QoS 1+); MqttError on failure.
+
+    What `aiomqtt.Client.publish` does, without what it costs per call beyond that: it
+    scans every pending call twice (to refuse a message id in use, which paho never hands
+    out twice while in flight, and to count them for a warning), and wraps the wait in
+    `asyncio.wait_for`. With the state board's 64 publishes in flight that was most of the
+    price of a publish. The acknowledgement comes through aiomqtt's own paho callback,
+    which sets the Event it finds under the message id.
+    """
+    info = client._client.publish(topic, payload, qos, retain)  # aiomqtt's paho client
+    if info.rc != paho.MQTT_ERR_SUCCESS:
+        raise MqttCodeError(info.rc, "Could not publish message")
+    if info.is_published():
+        return
+    acknowledged = asyncio.Event()
+    pending = client._pending_publishes  # where aiomqtt's on_publish looks for it
+    pending[info.mid] = acknowledged
+    try:
+        await acknowledged.wait()
+    finally:
+        pending.pop(info.mid, None)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import ssl
 import time
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from mqtt_kube.config.model import MqttSettings, TlsSettings
 from mqtt_kube.core.backoff import Backoff
 from mqtt_kube.core.message import ConnectHook, Message, MessageHandler
-from mqtt_kube.mqtt.client import acknowledge_now, make_client, refused, settle_disconnect
+from mqtt_kube.mqtt.client import make_client, publish_acknowledged, refused, settle_disconnect
 from mqtt_kube.mqtt.session import MQTT311, SessionPlan, SessionPolicy
 from mqtt_kube.mqtt.tls import tls_context
 
@@ -127,7 +126,7 @@ class MqttConnection:
                 self._in_flight.add(guard)
                 try:
                     # This deadline replaces aiomqtt's own, which costs a task per publish.
-                    await client.publish(topic, payload, qos=qos, retain=retain, timeout=math.inf)
+                    await publish_acknowledged(client, topic, payload, qos=qos, retain=retain)
                 finally:
                     self._in_flight.discard(guard)
         except TimeoutError:
@@ -136,8 +135,6 @@ class MqttConnection:
         except aiomqtt.MqttError as exc:
             logger.debug("%s not published: %s", topic, exc)
             return False
-        if qos:
-            acknowledge_now(client)
         self.stats.messages_out += 1
         return True
 
