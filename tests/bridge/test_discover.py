@@ -68,22 +68,6 @@ def configure(tmp_path: Path, body: str, mosquitto: Mosquitto, fake: FakeKube, p
     )
 
 
-async def next_config(
-    probe: MqttProbe, prefix: str, component: str, device: str
-) -> tuple[str, dict[str, Any]]:
-    """The next non-empty config of `component` on the device named `device`: (topic, payload)."""
-    while True:
-        message = await probe.next_under(f"{prefix}/ha/{component}/")
-        if message.payload and json.loads(message.payload)["device"]["name"] == device:
-            return message.topic, json.loads(message.payload)
-
-
-async def until_text(probe: MqttProbe, topic: str, wanted: str) -> None:
-    """Read `topic` until it says `wanted` (a config may be announced twice on the way)."""
-    while (await probe.next_text(topic, timeout=10)) != wanted:
-        pass
-
-
 def one_deployment_watch(service: Service) -> None:
     assert list(service.watches) == [("Deployment", "apps/v1", NS, None)]
 
@@ -110,9 +94,9 @@ async def test_annotating_a_running_deployment_adds_its_switch_and_removing_it_c
 
         annotate(fake_kube, "jellyfin", "power,restart")
         device = f"Deployment {NS}/jellyfin"
-        switch, entity = await next_config(mqtt_probe, mqtt_prefix, "switch", device)
+        switch, entity = await mqtt_probe.next_config(f"{mqtt_prefix}/ha/switch/", device)
         assert entity["command_topic"] == f"{base}/power/set"
-        button, _ = await next_config(mqtt_probe, mqtt_prefix, "button", device)
+        button, _ = await mqtt_probe.next_config(f"{mqtt_prefix}/ha/button/", device)
         assert await mqtt_probe.next_text(f"{base}/power/state", timeout=10) == "ON"
         one_deployment_watch(service)  # found through the watch the file's binding has
 
@@ -123,15 +107,15 @@ async def test_annotating_a_running_deployment_adds_its_switch_and_removing_it_c
         assert patches == [f"/apis/apps/v1/namespaces/{NS}/deployments/jellyfin"]
 
         annotate(fake_kube, "jellyfin", None)  # the annotation removed
-        await until_text(mqtt_probe, switch, "")
-        await until_text(mqtt_probe, button, "")
+        await mqtt_probe.until_text(switch, "", timeout=10)
+        await mqtt_probe.until_text(button, "", timeout=10)
         await until(lambda: [b.spec.name for b in service.bindings] == ["sonarr"])
         assert f"{base}/power/set" not in service.router
 
         annotate(fake_kube, "jellyfin", "power")
         assert json.loads(await mqtt_probe.next_text(switch, timeout=10))["unique_id"]
         fake_kube.delete("apps/v1", "Deployment", NS, "jellyfin")
-        await until_text(mqtt_probe, switch, "")
+        await mqtt_probe.until_text(switch, "", timeout=10)
         await until(lambda: [b.spec.name for b in service.bindings] == ["sonarr"])
         one_deployment_watch(service)
 
@@ -172,7 +156,7 @@ async def test_an_entry_with_a_recipe_takes_what_its_selector_matches_and_annota
         assert sorted(found) == ["plex", "radarr"]
         assert found["plex"].recipes == ("power", "restart")
         assert found["radarr"].recipes == ("power",)  # the annotation wins over the entry
-        _, switch = await next_config(mqtt_probe, mqtt_prefix, "switch", "Radarr")
+        _, switch = await mqtt_probe.next_config(f"{mqtt_prefix}/ha/switch/", "Radarr")
         assert switch["icon"] == "mdi:movie"
         assert service.status()["bindings"][1]["binding"] == f"Deployment {NS}/radarr"
 

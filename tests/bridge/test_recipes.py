@@ -86,12 +86,6 @@ def commands(fake: FakeKube, obj: str) -> list[tuple[str, str]]:
     return [(r.method, r.path) for r in fake.requests if r.method != "GET" or r.path == obj]
 
 
-async def until_text(probe: MqttProbe, topic: str, wanted: str) -> None:
-    """Read `topic` until it says `wanted` (states on the way there are skipped)."""
-    while (text := await probe.next_text(topic)) != wanted:
-        assert text is not None
-
-
 def config_for(
     tmp_path: Path, body: str, mosquitto: Mosquitto, fake: FakeKube, prefix: str
 ) -> Path:
@@ -174,7 +168,7 @@ async def test_a_power_command_from_a_copy_no_longer_current_is_computed_again(
         assert stale is not None
         # Someone scales to 5; the binding's copy is made to lag behind, still saying 3.
         fake_kube.patch("apps/v1", "Deployment", NS, "radarr", {"spec": {"replicas": 5}})
-        await until_text(mqtt_probe, f"{base}/replicas/ready", "5")
+        await mqtt_probe.until_text(f"{base}/replicas/ready", "5")
         bound.seen = stale
         fake_kube.clear_requests()
         await mqtt_probe.publish(f"{base}/power/set", "OFF")
@@ -301,7 +295,7 @@ async def test_the_cronjob_switch_suspends_and_resumes_it(
             "backup",
             {"status": {"lastScheduleTime": "2026-01-02T03:00:00Z"}},
         )
-        await until_text(mqtt_probe, f"{base}/last-schedule", "2026-01-02T03:00:00Z")
+        await mqtt_probe.until_text(f"{base}/last-schedule", "2026-01-02T03:00:00Z")
 
 
 async def test_the_node_switch_cordons_and_uncordons_and_ready_follows_the_condition(
@@ -360,9 +354,9 @@ async def test_the_job_recipe_runs_and_stops_the_binding_launch_template(
     async with running_service(config):
         assert await mqtt_probe.next_text(f"{base}/status/active") == ""  # no Job yet
         await mqtt_probe.publish(f"{base}/job/set", "RUN")
-        await until_text(mqtt_probe, f"{base}/status/active", "ON")
+        await mqtt_probe.until_text(f"{base}/status/active", "ON")
         fake_kube.complete_job(NS, "nightly")
-        await until_text(mqtt_probe, f"{base}/status/succeeded", "1")
+        await mqtt_probe.until_text(f"{base}/status/succeeded", "1")
         assert await mqtt_probe.next_text(f"{base}/status/active") == "OFF"
         await mqtt_probe.publish(f"{base}/job/set", "STOP")
         await until(lambda: fake_kube.get("batch/v1", "Job", NS, "nightly") is None)

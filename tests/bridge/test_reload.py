@@ -161,16 +161,12 @@ async def test_a_removed_binding_clears_its_retained_state_and_its_entities(
     config = files.write(watcher("plex") + watcher("sonarr"))
     async with running_service(config) as service:
         plex = f"Deployment {NS}/plex"
-        while True:
-            message = await mqtt_probe.next_under(f"{mqtt_prefix}/ha/sensor/")
-            if message.payload and json.loads(message.payload)["device"]["name"] == plex:
-                break
+        config_topic, _ = await mqtt_probe.next_config(f"{mqtt_prefix}/ha/sensor/", plex)
         assert await mqtt_probe.next_text(f"{mqtt_prefix}/plex/replicas") == "3"
         files.write(watcher("sonarr"))
         await reloaded(service, 1)
         assert await mqtt_probe.next_text(f"{mqtt_prefix}/plex/replicas") == ""
-        while (await mqtt_probe.next_text(message.topic, timeout=10)) != "":
-            pass  # the config cleared (it may have been announced once more before)
+        await mqtt_probe.until_text(config_topic, "", timeout=10)  # the config cleared
         assert [b.spec.name for b in service.bindings] == ["sonarr"]
     async with MqttProbe.connect(mosquitto, subscribe=[f"{mqtt_prefix}/#"]) as late:
         assert await late.next_text(f"{mqtt_prefix}/sonarr/replicas") == "1"

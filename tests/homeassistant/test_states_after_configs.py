@@ -73,8 +73,8 @@ async def first_config_then_state(
             await probe.publish(topic, payload, retain=True)
         await probe.subscribe(entity.topic)
         async with service_with_state(config, state_topic, "2"):
-            while (await probe.next_text(entity.topic, timeout=10)) != entity.encoded():
-                pass  # the old retained config comes first, when there is one
+            # the old retained config comes first, when there is one
+            await probe.until_text(entity.topic, entity.encoded(), timeout=10)
             await probe.subscribe(state_topic)
             return await probe.next_text(state_topic, timeout=10)
 

@@ -6,7 +6,8 @@
 - `mqtt_settings`: `MqttSettings` for that broker, prefix and availability topic.
 - `mqtt_probe`: an `MqttProbe` already subscribed to `<mqtt_prefix>/#`.
 - `MqttProbe`: a plain aiomqtt client that records what the broker delivers:
-  `await probe.next(topic)`, `await probe.next_text(topic)`, `await probe.quiet(topic)`,
+  `await probe.next(topic)`, `await probe.next_text(topic)`, `await probe.until_text(topic,
+  wanted)`, `await probe.next_config(start, device)`, `await probe.quiet(topic)`,
   `await probe.publish(topic, payload)`.
 - `TcpProxy`: a relay in front of the broker that can cut connections abruptly (no MQTT
   DISCONNECT, so the broker publishes Last Wills) and refuse new ones until restored.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import secrets
 from collections import deque
@@ -150,6 +152,20 @@ class MqttProbe:
     async def next_text(self, topic: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109
         """The payload of `next(topic)` as text."""
         return (await self.next(topic, timeout)).payload.decode()
+
+    async def until_text(self, topic: str, wanted: str, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Read `topic` until it says `wanted`; what it says on the way there is skipped (a
+        state passing through, a config announced twice). Each read waits up to `timeout`."""
+        while (await self.next_text(topic, timeout)) != wanted:
+            pass
+
+    async def next_config(self, start: str, device: str) -> tuple[str, dict[str, Any]]:
+        """The next non-empty discovery config under `start` (`<discovery prefix>/sensor/`,
+        say) whose device is named `device`: (topic, payload); others are skipped."""
+        while True:
+            message = await self.next_under(start)
+            if message.payload and json.loads(message.payload)["device"]["name"] == device:
+                return message.topic, json.loads(message.payload)
 
     async def quiet(self, topic: str, within: float = 0.3) -> None:
         """Assert that nothing (more) arrives on `topic` for `within` seconds."""
