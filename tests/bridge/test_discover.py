@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,36 +23,11 @@ from mqtt_kube.bridge.service import Service
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.mosquitto import Mosquitto
 from tests.support.broker_fixtures import MqttProbe
+from tests.support.kube_objects import NS, deployment
 from tests.support.service_harness import running_service, write_config
 from tests.support.waiting import until
 
-NS = "media"
 RECIPE = "mqtt-kube.io/recipe"
-
-
-def deployment(
-    name: str,
-    *,
-    replicas: int = 1,
-    annotations: dict[str, str] | None = None,
-    labels: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": name, "namespace": NS, "labels": labels or {"app": name}}
-    if annotations:
-        metadata["annotations"] = annotations
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata,
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": name, "image": "example/app:1"}]},
-            },
-        },
-    }
 
 
 def annotate(fake: FakeKube, name: str, value: str | None, **more: str | None) -> None:

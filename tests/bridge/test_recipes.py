@@ -25,28 +25,11 @@ from mqtt_kube.kube.recipe_requests import REPLICAS_ANNOTATION, RESTARTED_AT
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.mosquitto import Mosquitto
 from tests.support.broker_fixtures import MqttProbe
+from tests.support.kube_objects import workload
 from tests.support.service_harness import running_service, write_config
 from tests.support.waiting import until
 
 NS = "media"
-
-
-def workload(kind: str, name: str, replicas: int | None = None) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "selector": {"matchLabels": {"app": name}},
-        "template": {
-            "metadata": {"labels": {"app": name}},
-            "spec": {"containers": [{"name": name, "image": "example/app:1"}]},
-        },
-    }
-    if replicas is not None:
-        spec["replicas"] = replicas
-    return {
-        "apiVersion": "apps/v1",
-        "kind": kind,
-        "metadata": {"name": name, "namespace": NS},
-        "spec": spec,
-    }
 
 
 def cronjob(name: str) -> dict[str, Any]:

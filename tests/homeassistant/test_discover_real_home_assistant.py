@@ -23,6 +23,7 @@ from mqtt_kube.homeassistant.plan import Entity, binding_entities
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.hacore.api import HaApi
 from mqtt_kube.testing.hacore.instance import HomeAssistant
+from tests.support.kube_objects import deployment
 from tests.support.service_harness import running_service, write_config
 
 NS = "media"
@@ -35,22 +36,6 @@ def nothing_refused(home_assistant: HomeAssistant) -> Iterator[None]:
     refused_before = len(home_assistant.refused_payloads())
     yield
     assert home_assistant.refused_payloads()[refused_before:] == []
-
-
-def deployment() -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "jellyfin", "namespace": NS},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "jellyfin"}},
-            "template": {
-                "metadata": {"labels": {"app": "jellyfin"}},
-                "spec": {"containers": [{"name": "jellyfin", "image": "jellyfin/jellyfin:10"}]},
-            },
-        },
-    }
 
 
 def expected_entities(path: Path, body: dict[str, Any]) -> list[Entity]:
@@ -85,7 +70,7 @@ async def gone(api: HaApi, entity_ids: dict[str, str]) -> None:
 async def test_an_annotated_deployment_appears_in_home_assistant_and_goes_again(
     home_assistant: HomeAssistant, fake_kube: FakeKube, tmp_path: Path
 ) -> None:
-    fake_kube.put(deployment())
+    fake_kube.put(deployment("jellyfin", replicas=2))
     suffix = secrets.token_hex(3)
     path = write_config(
         tmp_path,
@@ -95,8 +80,7 @@ async def test_an_annotated_deployment_appears_in_home_assistant_and_goes_again(
         prefix=f"test/discover-{suffix}",
         client_id=f"discover-{suffix}",
     )
-    annotated = deployment()
-    annotated["metadata"]["annotations"] = ANNOTATIONS
+    annotated = deployment("jellyfin", replicas=2, annotations=ANNOTATIONS)
     entities = expected_entities(path, annotated)
     assert {(e.component, e.name) for e in entities} >= {("switch", None), ("button", "Restart")}
     (switch_entity,) = [e for e in entities if e.component == "switch"]

@@ -25,6 +25,7 @@ from mqtt_kube.kube.recipe_requests import REPLICAS_ANNOTATION, RESTARTED_AT
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.hacore.api import HaApi
 from mqtt_kube.testing.hacore.instance import HomeAssistant
+from tests.support.kube_objects import deployment
 from tests.support.service_harness import running_service, write_config
 from tests.support.waiting import until
 
@@ -106,26 +107,10 @@ async def friendly(api: HaApi, entity_id: str) -> str:
     return name
 
 
-def deployment(replicas: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "jellyfin", "namespace": NS},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": "jellyfin"}},
-            "template": {
-                "metadata": {"labels": {"app": "jellyfin"}},
-                "spec": {"containers": [{"name": "jellyfin", "image": "jellyfin/jellyfin:10"}]},
-            },
-        },
-    }
-
-
 async def test_power_and_restart_show_a_switch_named_by_the_device_a_button_and_two_sensors(
     home_assistant: HomeAssistant, fake_kube: FakeKube, tmp_path: Path
 ) -> None:
-    fake_kube.put(deployment(3))
+    fake_kube.put(deployment("jellyfin", replicas=3))
     instance = Recipes(
         tmp_path,
         home_assistant,

@@ -1,5 +1,5 @@
-"""Small helpers for tests of the fake API server: a Deployment body, a refusal's Status body,
-raw watch streams and what their events carry.
+"""Small helpers for tests of the fake API server: a Deployment body (kube_objects' own), a
+refusal's Status body, raw watch streams and what their events carry.
 """
 
 from __future__ import annotations
@@ -12,29 +12,12 @@ from typing import Any
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-NS = "media"
+from tests.support.kube_objects import NS as NS
+from tests.support.kube_objects import deployment as deployment
+
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
-
-
-def deployment(
-    name: str, *, replicas: int = 1, labels: dict[str, str] | None = None, namespace: str = NS
-) -> dict[str, Any]:
-    """A Deployment complete enough for the typed client models."""
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels or {"app": name}},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": name, "image": f"example/{name}:1"}]},
-            },
-        },
-    }
 
 
 def status_body(exc: ApiException) -> dict[str, Any]:
