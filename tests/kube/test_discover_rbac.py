@@ -19,9 +19,8 @@ from mqtt_kube.config.load import load_config
 from mqtt_kube.kube.rbac import render_rbac
 from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.mosquitto import Mosquitto
-from tests.kube.test_rbac import documents, find, rule
-from tests.kube.test_recipe_rbac import PUBLIC_URLS, Grant, allowed_by, attributes, granted
 from tests.support.broker_fixtures import MqttProbe
+from tests.support.rbac_rules import assert_least_privilege, documents, find, press_in_turn, rule
 from tests.support.service_harness import running_service, write_config
 from tests.support.waiting import until
 
@@ -118,20 +117,5 @@ async def test_every_request_for_found_objects_is_allowed_and_every_rule_is_used
     async with running_service(config) as service:
         await until(lambda: len(service.bindings) == 2, seconds=10)
         await mqtt_probe.next_text(f"{mqtt_prefix}/deployment/media/jellyfin/power/state")
-        for count, (topic, payload) in enumerate(presses, start=1):
-            await mqtt_probe.publish(f"{mqtt_prefix}/{topic}", payload)
-            await until(
-                lambda count=count: service.counters.patches + service.counters.launches == count
-            )
-        assert service.counters.failed == 0
-    grants = granted(docs)
-    used: set[Grant] = set()
-    for request in fake_kube.requests:
-        found = attributes(request)
-        if found is None:
-            assert request.path in PUBLIC_URLS, request
-            continue
-        key = allowed_by(grants, *found)
-        assert key is not None, f"{request.method} {request.path} {request.query} is forbidden"
-        used.add(key)
-    assert set(grants) == used  # least privilege: no rule that no request needed
+        await press_in_turn(service, mqtt_probe, mqtt_prefix, presses)
+    assert_least_privilege(docs, fake_kube.requests)

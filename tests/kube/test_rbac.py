@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from mqtt_kube.cli.main import main
 from mqtt_kube.config.load import load_config
@@ -23,6 +22,7 @@ from mqtt_kube.core.template import LaunchTemplate
 from mqtt_kube.kube.permissions import guess_plural, template_kind
 from mqtt_kube.kube.rbac import RbacError, render_rbac
 from tests.support.paths import ROOT
+from tests.support.rbac_rules import documents, find, rule
 
 JOB_TEMPLATE = """\
 # A Job launched by the action; Mako fills in ${...}.
@@ -76,28 +76,6 @@ bindings:
       locus: status.health
       topic: cluster/health
 """
-
-
-def documents(text: str) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(text) if doc]
-
-
-def find(docs: list[dict[str, Any]], kind: str, namespace: str | None = None) -> dict[str, Any]:
-    matches = [
-        doc for doc in docs if doc["kind"] == kind and doc["metadata"].get("namespace") == namespace
-    ]
-    assert len(matches) == 1, f"expected one {kind} in {namespace}, got {len(matches)}"
-    return matches[0]
-
-
-def rule(
-    group: str, resource: str, verbs: list[str], names: list[str] | None = None
-) -> dict[str, Any]:
-    built: dict[str, Any] = {"apiGroups": [group], "resources": [resource]}
-    if names is not None:
-        built["resourceNames"] = names
-    built["verbs"] = verbs
-    return built
 
 
 def write_config(folder: Path, text: str) -> Path:

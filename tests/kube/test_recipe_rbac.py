@@ -15,14 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from mqtt_kube.config.load import load_config
-from mqtt_kube.kube.permissions import DISCOVERY_URLS
 from mqtt_kube.kube.rbac import render_rbac
-from mqtt_kube.testing.fakekube import FakeKube, RecordedRequest
+from mqtt_kube.testing.fakekube import FakeKube
 from mqtt_kube.testing.mosquitto import Mosquitto
-from tests.kube.test_rbac import documents, find, rule
 from tests.support.broker_fixtures import MqttProbe
+from tests.support.rbac_rules import assert_least_privilege, documents, find, press_in_turn, rule
 from tests.support.service_harness import running_service, write_config
-from tests.support.waiting import until
 
 BINDINGS = """\
 bindings:
@@ -42,11 +40,6 @@ bindings:
     name: pi-1
     recipe: node
 """
-# What every authenticated client may read in a cluster (the system:discovery and
-# system:public-info-viewer ClusterRoles), so no rule of mqtt-kube's has to grant it.
-PUBLIC_URLS = frozenset(DISCOVERY_URLS)
-
-Grant = tuple[str | None, str, str, str]  # (namespace or None: cluster, group, resource, verb)
 
 
 def rbac(tmp_path: Path) -> list[dict[str, Any]]:
@@ -79,66 +72,6 @@ def test_node_patches_the_named_node_cluster_wide(tmp_path: Path) -> None:
         rule("", "nodes", ["list", "watch"]),
         rule("", "nodes", ["patch"], ["pi-1"]),
     ]
-
-
-def attributes(request: RecordedRequest) -> tuple[Grant, str | None] | None:
-    """What the RBAC authorizer checks for a resource request: the grant and the object name;
-    None for a non-resource URL."""
-    parts = request.path.strip("/").split("/")
-    if parts[0] == "api" and len(parts) > 2:
-        group, rest = "", parts[2:]
-    elif parts[0] == "apis" and len(parts) > 3:
-        group, rest = parts[1], parts[3:]
-    else:
-        return None
-    namespace = None
-    if rest[0] == "namespaces" and len(rest) > 2:
-        namespace, rest = rest[1], rest[2:]
-    resource = rest[0] if len(rest) < 3 else f"{rest[0]}/{rest[2]}"
-    name = rest[1] if len(rest) > 1 else None
-    selector = request.query.get("fieldSelector", "")
-    if name is None and selector.startswith("metadata.name="):
-        name = selector.partition("=")[2]
-    if request.method == "GET":
-        verb = "get" if len(rest) > 1 else ("watch" if request.query.get("watch") else "list")
-    else:
-        single = {"POST": "create", "PATCH": "patch", "PUT": "update", "DELETE": "delete"}
-        verb = single[request.method]
-        if request.method == "DELETE" and len(rest) == 1:
-            verb = "deletecollection"
-    return (namespace, group, resource, verb), name
-
-
-def granted(docs: list[dict[str, Any]]) -> dict[Grant, frozenset[str] | None]:
-    """Every (scope, group, resource, verb) the rendered Roles and ClusterRoles grant."""
-    grants: dict[Grant, frozenset[str] | None] = {}
-    for doc in docs:
-        if doc["kind"] not in ("Role", "ClusterRole"):
-            continue
-        scope = doc["metadata"].get("namespace")
-        for item in doc["rules"]:
-            names = item.get("resourceNames")
-            for group in item["apiGroups"]:
-                for resource in item["resources"]:
-                    for verb in item["verbs"]:
-                        grants[(scope, group, resource, verb)] = (
-                            None if names is None else frozenset(names)
-                        )
-    return grants
-
-
-def allowed_by(
-    grants: dict[Grant, frozenset[str] | None], grant: Grant, name: str | None
-) -> Grant | None:
-    """The grant that allows the request (a namespaced one, or the cluster-wide one)."""
-    namespace, group, resource, verb = grant
-    for scope in (namespace, None) if namespace else (None,):
-        key = (scope, group, resource, verb)
-        if key in grants:
-            names = grants[key]
-            if names is None or name in names:
-                return key
-    return None
 
 
 async def test_every_request_of_every_recipe_is_allowed_and_every_rule_is_used(
@@ -181,20 +114,5 @@ async def test_every_request_of_every_recipe_is_allowed_and_every_rule_is_used(
     ]
     async with running_service(config) as service:
         await mqtt_probe.next_text(f"{mqtt_prefix}/deployment/media/jellyfin/power/state")
-        for count, (topic, payload) in enumerate(presses, start=1):
-            await mqtt_probe.publish(f"{mqtt_prefix}/{topic}", payload)
-            await until(
-                lambda count=count: service.counters.patches + service.counters.launches == count
-            )
-        assert service.counters.failed == 0
-    grants = granted(docs)
-    used: set[Grant] = set()
-    for request in fake_kube.requests:
-        found = attributes(request)
-        if found is None:
-            assert request.path in PUBLIC_URLS, request
-            continue
-        key = allowed_by(grants, *found)
-        assert key is not None, f"{request.method} {request.path} {request.query} is forbidden"
-        used.add(key)
-    assert set(grants) == used  # least privilege: no rule that no request needed
+        await press_in_turn(service, mqtt_probe, mqtt_prefix, presses)
+    assert_least_privilege(docs, fake_kube.requests)

@@ -25,7 +25,7 @@ from mqtt_kube.kube.client import KubeClient
 from mqtt_kube.kube.rbac import render_rbac
 from mqtt_kube.kube.watch import LIST_PAGE, ResourceWatch
 from mqtt_kube.testing.fakekube import FakeKube
-from tests.kube.test_rbac import documents, find, rule
+from tests.support.rbac_rules import documents, find, rule
 from tests.support.waiting import until
 
 TWO_NAMESPACES = """\
