@@ -11,7 +11,6 @@ again and then deleted, they go again. No payload may be refused.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +25,10 @@ from mqtt_kube.testing.hacore.instance import HomeAssistant
 from tests.support.kube_objects import deployment
 from tests.support.service_harness import running_service, write_config
 
+pytestmark = pytest.mark.usefixtures("nothing_refused")
+
 NS = "media"
 ANNOTATIONS = {"mqtt-kube.io/recipe": "power,restart", "mqtt-kube.io/name": "Jellyfin"}
-
-
-@pytest.fixture(autouse=True)
-def nothing_refused(home_assistant: HomeAssistant) -> Iterator[None]:
-    """Home Assistant refused no discovery payload during the test."""
-    refused_before = len(home_assistant.refused_payloads())
-    yield
-    assert home_assistant.refused_payloads()[refused_before:] == []
 
 
 def expected_entities(path: Path, body: dict[str, Any]) -> list[Entity]:

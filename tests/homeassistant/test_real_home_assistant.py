@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,8 @@ from tests.support.broker_fixtures import TcpProxy
 from tests.support.paths import CONFIGS
 from tests.support.service_harness import running_service, write_config
 from tests.support.waiting import until
+
+pytestmark = pytest.mark.usefixtures("nothing_refused")
 
 NAMESPACE = "media"
 HOMELAB = CONFIGS / "discovery" / "homelab.yaml"
@@ -71,18 +72,6 @@ def deployment(name: str, replicas: int) -> dict[str, Any]:
 def replicas(fake: FakeKube, name: str) -> object:
     found = fake.get("apps/v1", "Deployment", NAMESPACE, name)
     return None if found is None else found["spec"]["replicas"]
-
-
-@pytest.fixture(autouse=True)
-def nothing_refused(home_assistant: HomeAssistant) -> Iterator[None]:
-    """Home Assistant refused no discovery payload during the test; what it logged meanwhile
-    is shown when the test fails."""
-    log_before = len(home_assistant.log_text())
-    refused_before = len(home_assistant.refused_payloads())
-    yield
-    print(f"--- {home_assistant!r} log during the test ---")
-    print(home_assistant.log_text()[log_before:])
-    assert home_assistant.refused_payloads()[refused_before:] == []
 
 
 class Instance:

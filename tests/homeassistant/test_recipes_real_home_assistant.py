@@ -13,7 +13,6 @@ test).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,18 +28,9 @@ from tests.support.kube_objects import deployment
 from tests.support.service_harness import running_service, write_config
 from tests.support.waiting import until
 
+pytestmark = pytest.mark.usefixtures("nothing_refused")
+
 NS = "media"
-
-
-@pytest.fixture(autouse=True)
-def nothing_refused(home_assistant: HomeAssistant) -> Iterator[None]:
-    """Home Assistant refused no discovery payload during the test."""
-    log_before = len(home_assistant.log_text())
-    refused_before = len(home_assistant.refused_payloads())
-    yield
-    print(f"--- {home_assistant!r} log during the test ---")
-    print(home_assistant.log_text()[log_before:])
-    assert home_assistant.refused_payloads()[refused_before:] == []
 
 
 class Recipes:

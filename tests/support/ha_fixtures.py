@@ -5,7 +5,8 @@ tiers, comma-separated, or `all`. A test that takes the `home_assistant` fixture
 per selected tier. The tier must have been provisioned (`make homeassistant`): a selected
 tier that is not installed fails the test with the command that installs it, it is never
 skipped. Each test module shares one Home Assistant per tier, with its own mosquitto;
-tests keep apart by topic prefix and client-id.
+tests keep apart by topic prefix and client-id. A module of such tests marks itself
+`pytest.mark.usefixtures("nothing_refused")`: no discovery payload may be refused.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from mqtt_kube.testing.hacore.tiers import (
 )
 from mqtt_kube.testing.mosquitto import Mosquitto
 
-__all__ = ["home_assistant", "pytest_addoption", "pytest_generate_tests"]
+__all__ = ["home_assistant", "nothing_refused", "pytest_addoption", "pytest_generate_tests"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -67,3 +68,15 @@ def home_assistant(ha_tier: Tier) -> Iterator[HomeAssistant]:
                 yield ha
         except ProvisionError as exc:
             pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def nothing_refused(home_assistant: HomeAssistant) -> Iterator[None]:
+    """Home Assistant refused no discovery payload during the test; what it logged meanwhile
+    is shown when the test fails."""
+    log_before = len(home_assistant.log_text())
+    refused_before = len(home_assistant.refused_payloads())
+    yield
+    print(f"--- {home_assistant!r} log during the test ---")
+    print(home_assistant.log_text()[log_before:])
+    assert home_assistant.refused_payloads()[refused_before:] == []
