@@ -6,9 +6,8 @@ name, a list, the comma-separated form of annotations; explicit associations bes
 recipe add to it; a recipe on the wrong kind, an unknown name, a name given twice, the job
 recipe without `launch:`, `launch:` or `topic:` without a recipe, each refused with its
 file:line and what is valid, and every other binding still read; a recipe topic that
-collides with a hand-written one; `expand_binding` on a plain mapping (what discovery
-generates); `mqtt-kube check` naming the recipes and their commands; the original
-configurations still load as before.
+collides with a hand-written one; `mqtt-kube check` naming the recipes and their
+commands; the original configurations still load as before.
 """
 
 from __future__ import annotations
@@ -20,9 +19,8 @@ import pytest
 from mqtt_kube.cli.main import main
 from mqtt_kube.config.load import load_config
 from mqtt_kube.config.model import BindingSpec, Config
-from mqtt_kube.config.recipes import RecipeError, expand_binding, recipe_names
+from mqtt_kube.config.recipes import recipe_names
 from mqtt_kube.core.errors import ConfigError
-from mqtt_kube.core.template import LaunchTemplate
 from tests.support.paths import ORIGINAL_CONFIG
 
 HEAD = "mqtt:\n  client-id: kube\n  topic-prefix: home/kube\nbindings:\n"
@@ -260,33 +258,6 @@ def test_a_recipe_topic_colliding_with_a_written_one_is_refused(tmp_path: Path) 
         "also the state topic of bindings[0].watch[0]: mqtt-kube would take its own state "
         "for a command"
     ]
-
-
-def test_expand_binding_takes_a_plain_mapping_as_discovery_generates_it(tmp_path: Path) -> None:
-    (tmp_path / "job.yaml").write_text(JOB)
-    expansion = expand_binding(
-        {"resource": "deployment", "namespace": "media", "name": "sonarr", "recipe": "power"},
-        prefix="home/kube",
-    )
-    assert expansion.watch[0].topic == "home/kube/deployment/media/sonarr/power/state"
-    launched = expand_binding(
-        {
-            "resource": "Job",
-            "namespace": "batch",
-            "name": "nightly",
-            "recipe": ["job"],
-            "launch": LaunchTemplate.load(str(tmp_path / "job.yaml")),
-            "topic": "jobs/nightly",
-        },
-        prefix=None,
-    )
-    assert [a.topic for a in launched.action] == ["jobs/nightly/job/set"]
-    assert not expand_binding({"resource": "Deployment", "name": "x"}, prefix=None).watch
-    with pytest.raises(RecipeError, match=r"recipe 'node' is for Node, not Deployment"):
-        expand_binding(
-            {"resource": "Deployment", "namespace": "m", "name": "x", "recipe": "node"},
-            prefix=None,
-        )
 
 
 def test_check_names_the_recipes_their_base_and_their_commands(

@@ -6,24 +6,21 @@ otherwise need, each on a stable leaf topic under the binding's topic base (`top
 by default `<kind>/<namespace>/<name>`, under `mqtt.topic-prefix`). The bridge runs them
 like any association, and `mqtt-kube rbac` derives its rules from them.
 
-`expand_binding` takes a plain binding mapping (as discovery generates them); the file's
-own bindings go through `mqtt_kube.config.bindings`, which calls `recipe_names`,
-`topic_base` and `expand` with their places in the file.
+Bindings, the file's own and those discovery makes of the objects it finds, go through
+`mqtt_kube.config.bindings`, which calls `recipe_names`, `topic_base` and `expand` with
+their places.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from mqtt_kube.config.recipes.base import Builder, Expansion, RecipeTarget
 from mqtt_kube.config.recipes.batch import cronjob, job
 from mqtt_kube.config.recipes.node import node
 from mqtt_kube.config.recipes.workloads import power, restart
-from mqtt_kube.config.validators import join_topic
-from mqtt_kube.core.kinds import builtin_kind
-from mqtt_kube.core.template import LaunchTemplate
 
 __all__ = [
     "RECIPES",
@@ -32,7 +29,6 @@ __all__ = [
     "RecipeError",
     "RecipeTarget",
     "expand",
-    "expand_binding",
     "recipe_names",
     "topic_base",
 ]
@@ -124,36 +120,6 @@ def expand(names: tuple[str, ...], target: RecipeTarget) -> Expansion:
     for name in names:
         RECIPES[name].build(Builder(target, name, expansion))
     return expansion
-
-
-def expand_binding(
-    binding: Mapping[str, Any], *, prefix: str | None, where: str = "binding"
-) -> Expansion:
-    """The associations of a plain binding mapping's `recipe` (none without one).
-
-    `binding` has `resource`, `name`, `namespace` (for a namespaced kind), `recipe`, and
-    optionally `topic` and `launch` (a compiled `LaunchTemplate`); RecipeError otherwise.
-    """
-    value = binding.get("recipe")
-    if value is None:
-        return Expansion()
-    info = builtin_kind(str(binding.get("resource", "")), binding.get("apiVersion"))
-    if info is None:
-        raise RecipeError(f"recipes are for built-in kinds, not {binding.get('resource')!r}")
-    launch = binding.get("launch")
-    if launch is not None and not isinstance(launch, LaunchTemplate):
-        raise RecipeError("launch must be a compiled launch template", key="launch")
-    namespace = binding.get("namespace")
-    base = topic_base(info.kind, namespace, str(binding["name"]), given=binding.get("topic"))
-    target = RecipeTarget(
-        kind=info.kind,
-        name=str(binding["name"]),
-        namespace=namespace,
-        base=join_topic(prefix, base),
-        where=f"{where}.recipe",
-        launch=launch,
-    )
-    return expand(recipe_names(value), target)
 
 
 def _known() -> str:
