@@ -27,7 +27,7 @@ from typing import Final
 from mqtt_kube.core.errors import MqttKubeError
 from mqtt_kube.core.kinds import BUILTIN_KINDS, KindInfo
 from mqtt_kube.kube.client import MERGE_PATCH, JsonObject, KubeClient
-from mqtt_kube.kube.patch import STRICT
+from mqtt_kube.kube.patch import PatchRequest, send_patch
 
 REPLICAS_ANNOTATION: Final = "mqtt-kube.io/replicas"
 RESTARTED_AT: Final = "kubectl.kubernetes.io/restartedAt"
@@ -134,9 +134,7 @@ def manual_job_name(cronjob: str, now: datetime) -> str:
 
 
 async def send_recipe_request(client: KubeClient, request: RecipeRequest) -> JsonObject:
-    """Send it; patches ask for strict field validation like every patch."""
+    """Send it; patches go as every patch goes (`send_patch`: strict field validation)."""
     if request.method == "PATCH":
-        return await client.request(
-            "PATCH", request.path, query=STRICT, body=request.body, content_type=MERGE_PATCH
-        )
+        return await send_patch(client, PatchRequest(request.path, MERGE_PATCH, request.body))
     return await client.request(request.method, request.path, body=request.body)
