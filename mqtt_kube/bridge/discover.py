@@ -17,7 +17,7 @@ import logging
 from mqtt_kube.bridge.binding import Binding
 from mqtt_kube.bridge.live import LiveBindings, object_id
 from mqtt_kube.bridge.watchpool import WatchPool
-from mqtt_kube.config.discover import Choice, choice_of, found_binding
+from mqtt_kube.config.discover import Choice, EntryBindings, choice_of
 from mqtt_kube.config.model import Config, DiscoverSpec, WatchKey, discover_keys
 from mqtt_kube.kube.client import JsonObject
 from mqtt_kube.kube.watch import ObjectKey
@@ -47,6 +47,7 @@ class Finder:
         self._live = live
         self._pool = pool
         self._scopes = [_Scope(self, key) for key in discover_keys(live.config, entry)]
+        self._bindings = EntryBindings()  # what the entry's objects become, read once a shape
         # per object: what it asked for, and its binding (None: it asked for something wrong)
         self.found: dict[tuple[WatchKey, ObjectKey], tuple[Choice, Binding | None]] = {}
 
@@ -88,7 +89,7 @@ class Finder:
                 self._live.remove_found(current[1])
         if choice is None:
             return
-        found = found_binding(self.entry, choice, prefix=self._live.config.mqtt.topic_prefix)
+        found = self._bindings.found(self.entry, choice, prefix=self._live.config.mqtt.topic_prefix)
         for problem in found.problems:
             logger.error("discover: %s", problem)
         binding = None

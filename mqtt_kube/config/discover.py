@@ -7,7 +7,10 @@ there the annotation wins (the object's owner said what it wants). `choice_of` r
 an object asks for (on every event, so it is cheap); `found_binding` turns that into the
 raw mapping a user would have written under `bindings:` and reads it with the same
 `BindingsReader`, so a found object is held to every rule of the file; its problems name
-the object and the annotation they came from.
+the object and the annotation they came from. `EntryBindings` gives the same bindings
+without reading each found object again: what objects of one namespace asking for the
+same recipes and overrides become is read once, and only what depends on the name (the
+name's check, the recipes' topics) is redone for each object.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from mqtt_kube.config import validators as v
 from mqtt_kube.config.bindings import BindingsReader
 from mqtt_kube.config.model import BindingSpec, DiscoverSpec
 from mqtt_kube.config.problems import Problems
-from mqtt_kube.config.recipes import RECIPES
-from mqtt_kube.config.schemas import CONF_DISCOVER
+from mqtt_kube.config.recipes import RECIPES, RecipeTarget, expand, topic_base
+from mqtt_kube.config.schemas import CONF_BINDINGS, CONF_DISCOVER, CONF_RECIPE
 from mqtt_kube.config.selector import parse_selector
 from mqtt_kube.config.yaml_file import LineDict, LineList, PathPart, format_path, plain
 from mqtt_kube.core.errors import ConfigProblem
@@ -178,6 +181,74 @@ def found_binding(entry: DiscoverSpec, choice: Choice, *, prefix: str | None) ->
     if found or binding is None:
         return Found(None, tuple(_explain(p, label, entry, choice.annotated) for p in found))
     return Found(dataclasses.replace(binding, where=entry.where))  # where it came from
+
+
+_STAND_IN: Final = "x"  # the name a shape is read with: short, and valid everywhere
+_SHAPES_KEPT: Final = 256  # per-object overrides (a name annotation) make shapes of one
+Shape = tuple[str | None, str | None, tuple[str, ...], tuple[tuple[str, str], ...]]
+
+
+class EntryBindings:
+    """`found_binding` for the objects of one entry, each shape read once.
+
+    A shape is what the binding depends on besides the object's name: the topic prefix,
+    the namespace, the recipes and the overrides. Its binding is read once, with a stand-in
+    name, by the same `BindingsReader` as the file's; each object then gets that binding
+    with its own name and the topics of its own topic base. A shape with a problem, or a
+    name that fails a check the stand-in passed, is read in full (`found_binding`), so the
+    problems are those a full read names.
+    """
+
+    def __init__(self) -> None:
+        self._shapes: dict[tuple[DiscoverSpec, Shape], BindingSpec | None] = {}
+
+    def found(self, entry: DiscoverSpec, choice: Choice, *, prefix: str | None) -> Found:
+        shape: Shape = (prefix, choice.namespace, choice.recipes, choice.overrides)
+        key = (entry, shape)
+        if key not in self._shapes:
+            if len(self._shapes) >= _SHAPES_KEPT:
+                self._shapes.clear()
+            raw = _raw(entry, _STAND_IN, choice.namespace, choice.recipes, dict(choice.overrides))
+            self._shapes[key], _ = _read(raw, prefix=prefix, source="")
+        spec = self._shapes[key]
+        named = None if spec is None else _named(spec, choice.name, prefix=prefix)
+        if named is None:
+            return found_binding(entry, choice, prefix=prefix)
+        return Found(dataclasses.replace(named, where=entry.where))
+
+
+def _named(spec: BindingSpec, name: str, *, prefix: str | None) -> BindingSpec | None:
+    """`spec` (a found binding read with the stand-in name) for the object `name`, as the
+    reader would give it; None when the name or one of its topics fails a check."""
+    try:
+        v.object_name(name)
+        base = v.join_topic(prefix, topic_base(spec.kind, spec.namespace, name))
+        target = RecipeTarget(
+            kind=spec.kind,
+            name=name,
+            namespace=spec.namespace,
+            base=base,
+            where=format_path([CONF_BINDINGS, 0, CONF_RECIPE]),
+        )
+        expansion = expand(spec.recipes, target)
+        for _, topic in expansion.topics():
+            v.check_topic(topic)
+    except (vol.Invalid, ValueError):
+        return None
+    raw = plain(spec.raw)
+    raw["name"] = name
+    overrides = spec.homeassistant
+    return dataclasses.replace(
+        spec,
+        name=name,
+        topic=base,
+        watch=tuple(expansion.watch),
+        patch=tuple(expansion.patch),
+        action=tuple(expansion.action),
+        command=tuple(expansion.command),
+        homeassistant=dict(overrides) if isinstance(overrides, dict) else overrides,
+        raw=raw,
+    )
 
 
 def stand_ins(entry: DiscoverSpec, *, prefix: str | None) -> list[BindingSpec]:

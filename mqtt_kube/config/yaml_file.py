@@ -8,6 +8,12 @@ The loader is PyYAML's safe loader in mqtt-kube's YAML dialect (`on off yes no` 
 strings: `ON:` is the key "ON", see `mqtt_kube.core.yaml_dialect`; templates differ), with the tags
 `!relpath`, `!env` and `!file`. Nothing here raises for a mistake in the file: every
 problem is collected as a `ConfigProblem`, so the user sees all of them at once.
+
+A file of plain mappings, lists and untagged scalars (nearly every configuration) is built
+straight from the parser's events, without PyYAML's nodes in between: a third less time
+for 10,000 bindings. Anything else in it (a tag, an anchor or alias, a merge key, a key
+that is not a scalar, a YAML error) sends the file through the node-based loader instead,
+which reads it as it always has.
 """
 
 from __future__ import annotations
@@ -20,6 +26,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.events import (
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+    StreamStartEvent,
+)
 
 from mqtt_kube.core.errors import ConfigProblem
 from mqtt_kube.core.yaml_dialect import (
@@ -68,6 +85,10 @@ class Failed:
 
     message: str
     line: int
+
+
+class _Unusual(Exception):
+    """The event stream holds something only the node-based loader reads right."""
 
 
 def _line(node: yaml.Node) -> int:
@@ -141,6 +162,71 @@ class ConfigLoader(FastSafeLoader):  # type: ignore[valid-type,misc]
             data.lines.append(_line(item))
         return data
 
+    def plain_document(self) -> tuple[object, bool]:
+        """(the one document, whether a key was given twice), built from the parser's
+        events as `get_single_data` would build it; _Unusual for what it leaves to that."""
+        get = self.get_event
+        if type(get()) is not StreamStartEvent or type(get()) is not DocumentStartEvent:
+            raise _Unusual
+        stack: list[list[Any]] = []  # [LineDict, pending (key, line) or None] or [LineList]
+        root: object = None
+        twice = False
+        while True:
+            event = get()
+            kind = type(event)
+            if kind is MappingEndEvent or kind is SequenceEndEvent:
+                stack.pop()
+                if not stack:
+                    break
+                continue
+            if event.anchor is not None or event.tag not in (None, "!"):
+                raise _Unusual
+            line = event.start_mark.line + 1
+            opened: list[Any] | None = None
+            if kind is ScalarEvent:
+                tag = self.resolve(yaml.ScalarNode, event.value, event.implicit)
+                value: Any = event.value
+                if tag != STR_TAG:
+                    if tag in _FLATTENED:
+                        raise _Unusual
+                    scalar = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark)
+                    value = self.construct_object(scalar)
+            elif kind is MappingStartEvent:
+                value = LineDict()
+                value.line = line
+                opened = [value, None]
+            elif kind is SequenceStartEvent:
+                value = LineList()
+                value.line = line
+                opened = [value]
+            else:
+                raise _Unusual
+            if not stack:
+                root = value
+                if opened is None:
+                    break
+            elif len(top := stack[-1]) == 1:
+                top[0].append(value)
+                top[0].lines.append(line)
+            elif top[1] is None:
+                if opened is not None:
+                    raise _Unusual  # a mapping or list as a key
+                top[1] = (value, line)
+                continue
+            else:
+                mapping, (key, key_line) = top
+                top[1] = None
+                if key in mapping:
+                    mapping.key_problems.append((key, "this key is given twice", key_line))
+                    twice = True
+                mapping[key] = value
+                mapping.lines[key] = key_line
+            if opened is not None:
+                stack.append(opened)
+        if type(get()) is not DocumentEndEvent or type(get()) is not StreamEndEvent:
+            raise _Unusual
+        return root, twice
+
     def construct_relpath(self, node: yaml.Node) -> object:
         text = self._tag_text(node)
         if isinstance(text, Failed):
@@ -200,10 +286,13 @@ def load_yaml(path: Path) -> tuple[object, list[ConfigProblem]]:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return None, [ConfigProblem("", f"cannot read the file: {reason}", source=source)]
+    base_dir = Path(os.path.abspath(path)).parent
     loader = None
     try:
-        loader = ConfigLoader(text, base_dir=Path(os.path.abspath(path)).parent)
-        data = loader.get_single_data()
+        data, twice = _plain_data(text, base_dir)
+        if data is _UNUSUAL:
+            loader = ConfigLoader(text, base_dir=base_dir)
+            data, twice = loader.get_single_data(), True
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow
         at = text.count("\n", 0, exc.position) + 1
         message = f"YAML: character #x{exc.character:04x} is not allowed ({exc.reason})"
@@ -223,9 +312,24 @@ def load_yaml(path: Path) -> tuple[object, list[ConfigProblem]]:
             loader.dispose()
     problems = [
         ConfigProblem(format_path(where), message, line=line, source=source)
-        for where, message, line in _settle(data, ())
+        for where, message, line in (_settle(data, ()) if twice else ())
     ]
     return data, problems
+
+
+_UNUSUAL: object = object()
+
+
+def _plain_data(text: str, base_dir: Path) -> tuple[object, bool]:
+    """`plain_document` of `text`; (_UNUSUAL, True) when the file needs the full loader
+    (a YAML error included: that loader names it as it always has)."""
+    loader = ConfigLoader(text, base_dir=base_dir)
+    try:
+        return loader.plain_document()
+    except (_Unusual, yaml.YAMLError):
+        return _UNUSUAL, True
+    finally:
+        loader.dispose()
 
 
 def _settle(data: object, where: tuple[PathPart, ...]) -> Iterator[tuple[Any, str, int | None]]:

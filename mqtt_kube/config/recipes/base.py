@@ -5,11 +5,15 @@ named) that fills an `Expansion` with the ordinary associations a binding could 
 written by hand (watches, patches, actions), plus the computed commands
 (`CommandSpec`) that no map can express. Each association gets a stable leaf topic under
 the binding's topic base, and an `EntityHint` saying how Home Assistant should show it.
+A recipe's loci and value maps are the same for every object it applies to, so each is
+compiled once and shared (both are immutable): thousands of bindings with one recipe,
+written in the file or found by discovery, compile its lambda once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from mqtt_kube.config.collisions import Role
@@ -65,6 +69,24 @@ class Expansion:
         return found
 
 
+def _values(values: dict[Any, Any] | None) -> ValueMap:
+    """The compiled map of a recipe's `values`, shared by every binding that uses it."""
+    if values is None:
+        return _compiled(())
+    # Keyed with the types: 0 and False (or 1 and True) are equal keys, not equal maps.
+    return _compiled(tuple((type(k), k, type(v), v) for k, v in values.items()))
+
+
+@lru_cache(maxsize=256)
+def _compiled(items: tuple[tuple[type, Any, type, Any], ...]) -> ValueMap:
+    return ValueMap.from_config({k: v for _, k, _, v in items} if items else None)
+
+
+@lru_cache(maxsize=256)
+def _locus(text: str) -> Locus:
+    return Locus.parse(text)
+
+
 class Builder:
     """Adds one recipe's associations to an expansion, each named after its recipe."""
 
@@ -85,9 +107,9 @@ class Builder:
     ) -> WatchSpec:
         spec = WatchSpec(
             where=self._where(f"watch {leaf}"),
-            locus=Locus.parse(locus),
+            locus=_locus(locus),
             topic=self.target.topic(leaf),
-            values=ValueMap.from_config(values),
+            values=_values(values),
             retain=True,  # a state: a new subscriber should see it at once
             hint=hint,
         )
@@ -98,8 +120,8 @@ class Builder:
         spec = PatchSpec(
             where=self._where(f"patch {leaf}"),
             topic=self.target.topic(leaf),
-            locus=Locus.parse(locus),
-            values=ValueMap.from_config(values),
+            locus=_locus(locus),
+            values=_values(values),
             hint=hint,
         )
         self.into.patch.append(spec)
@@ -119,7 +141,7 @@ class Builder:
             where=self._where(f"command {leaf}"),
             topic=self.target.topic(leaf),
             operation=operation,
-            values=ValueMap.from_config(values),
+            values=_values(values),
             retained=retained,
             state=state,
             hint=hint,
@@ -134,7 +156,7 @@ class Builder:
             where=self._where(f"action {leaf}"),
             topic=self.target.topic(leaf),
             launch=launch,
-            values=ValueMap.from_config(values),
+            values=_values(values),
             raw={"topic": self.target.topic(leaf)},
             hint=hint,
         )
