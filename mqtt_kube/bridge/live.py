@@ -23,7 +23,6 @@ from mqtt_kube.bridge.recipe_commands import run_command
 from mqtt_kube.bridge.stateboard import StateBoard
 from mqtt_kube.bridge.watchpool import WatchPool
 from mqtt_kube.config.model import BindingSpec, Config, RetainedPolicy, WatchKey, watch_key
-from mqtt_kube.core.kinds import builtin_kind
 from mqtt_kube.homeassistant.lifecycle import HomeAssistantDiscovery
 from mqtt_kube.homeassistant.plan import binding_entities, build_plan
 from mqtt_kube.kube.client import KubeClient
@@ -35,8 +34,7 @@ ObjectId = tuple[str, str | None, str]  # (kind, namespace, name)
 
 
 def object_id(spec: BindingSpec) -> ObjectId:
-    info = builtin_kind(spec.kind, spec.api_version)
-    return (info.kind if info is not None else spec.kind, spec.namespace, spec.name)
+    return (spec.kind, spec.namespace, spec.name)  # the reader spells a built-in kind canonically
 
 
 def command_topics(spec: BindingSpec) -> list[str]:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from mqtt_kube.bridge.filewatch import FileWatch
-from mqtt_kube.config.load import load_config
+from mqtt_kube.config.load import file_digest, load_config
 from mqtt_kube.config.model import Config
 from mqtt_kube.core.collector import thaw
 from mqtt_kube.core.errors import ConfigError
@@ -83,6 +83,11 @@ class Reloader:
 
     async def reload(self, *, force: bool = True) -> bool:
         """Load the file and apply it; False when it was refused or had not changed."""
+        if not force:
+            digest = await asyncio.to_thread(file_digest, self.config.source)
+            if digest == self.config.digest:
+                self.checks += 1
+                return False  # written again as it was: nothing to parse
         try:
             config = await asyncio.to_thread(load_config, self.config.source)
         except ConfigError as exc:

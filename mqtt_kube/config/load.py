@@ -43,15 +43,29 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     """The validated configuration in `path`; ConfigError listing every problem otherwise."""
     file = Path(path)
     try:
-        digest = hashlib.sha256(file.read_bytes()).hexdigest()[:16]
+        raw: bytes | None = file.read_bytes()
     except OSError:
-        digest = ""  # load_yaml says why it cannot be read
-    data, found = load_yaml(file)
+        raw = None  # load_yaml says why it cannot be read
+    digest = "" if raw is None else content_digest(raw)
+    data, found = load_yaml(file, raw=raw)
     problems = Problems(data, source=str(file), problems=found)
     config = _build(problems, Path(os.path.abspath(file)))
     if problems or config is None:
         raise ConfigError(problems.sorted())
     return dataclasses.replace(config, digest=digest)
+
+
+def content_digest(raw: bytes) -> str:
+    """The version of a file's content that `Config.digest` and `/api/status` show."""
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def file_digest(path: str | os.PathLike[str]) -> str | None:
+    """The digest of the file as it is now; None when it cannot be read."""
+    try:
+        return content_digest(Path(path).read_bytes())
+    except OSError:
+        return None
 
 
 def _build(problems: Problems, source: Path) -> Config | None:

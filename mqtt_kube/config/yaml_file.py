@@ -275,14 +275,16 @@ ConfigLoader.add_constructor("!file", ConfigLoader.construct_file)
 ConfigLoader.add_constructor(None, ConfigLoader.construct_unknown)
 
 
-def load_yaml(path: Path) -> tuple[object, list[ConfigProblem]]:
+def load_yaml(path: Path, *, raw: bytes | None = None) -> tuple[object, list[ConfigProblem]]:
     """The file's data (LineDict/LineList inside) and every problem met while reading it.
 
-    Values that a tag could not produce are None in the data; their problem is in the list.
+    `raw` is the file's content when the caller has read it already. Values that a tag could
+    not produce are None in the data; their problem is in the list.
     """
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        content = path.read_bytes() if raw is None else raw
+        text = content.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return None, [ConfigProblem("", f"cannot read the file: {reason}", source=source)]
