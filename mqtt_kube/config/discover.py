@@ -154,7 +154,11 @@ def choice_of(entry: DiscoverSpec, body: Mapping[str, Any]) -> Choice | None:
     annotations: Mapping[str, Any] = metadata.get("annotations") or {}
     annotated = annotations.get(RECIPE_ANNOTATION)
     if annotated is not None:
-        recipes = tuple(part.strip() for part in str(annotated).split(",") if part.strip())
+        text = str(annotated).strip()
+        if not text:
+            return None  # an empty annotation leaves the object out, whatever the entry says
+        # Empty names between commas stay, so the reader refuses them as in the file.
+        recipes = tuple(part.strip() for part in text.split(","))
     else:
         recipes = entry.recipe
     if not recipes:

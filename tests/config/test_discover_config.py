@@ -131,6 +131,7 @@ def test_what_is_not_a_selector_is_refused_naming_why(selector: str, message: st
 
 
 ENTRY = DiscoverSpec(where="discover[0]", kind="Deployment", namespaces=("media",))
+RECIPE = "mqtt-kube.io/recipe"
 
 
 def test_the_annotation_wins_over_the_entry_and_brings_name_and_icon() -> None:
@@ -151,6 +152,8 @@ def test_the_annotation_wins_over_the_entry_and_brings_name_and_icon() -> None:
     assert choice_of(entry, obj("c", annotations=annotations)) is None  # no `app` label
     assert choice_of(ENTRY, obj("d")) is None  # neither the entry nor the object names one
     assert choice_of(ENTRY, obj("e", annotations={"mqtt-kube.io/recipe": ""})) is None
+    # An empty annotation leaves the object out of an entry that names recipes, too.
+    assert choice_of(entry, obj("f", labels={"app": "f"}, annotations={RECIPE: " "})) is None
 
 
 def test_a_found_object_is_read_as_a_binding_of_the_file_would_be() -> None:
@@ -174,6 +177,16 @@ def test_a_found_object_is_read_as_a_binding_of_the_file_would_be() -> None:
             {"mqtt-kube.io/recipe": "power,cronjob"},
             "Deployment media/plex: annotation mqtt-kube.io/recipe: ",
             "'cronjob' is for CronJob",
+        ),
+        (
+            {"mqtt-kube.io/recipe": "power,,restart"},
+            "Deployment media/plex: annotation mqtt-kube.io/recipe: ",
+            "unknown recipe ''",
+        ),
+        (
+            {"mqtt-kube.io/recipe": " , "},
+            "Deployment media/plex: annotation mqtt-kube.io/recipe: ",
+            "unknown recipe ''",
         ),
         (
             {"mqtt-kube.io/recipe": "power", "mqtt-kube.io/icon": ""},
