@@ -68,8 +68,12 @@ class Binding:
         self.counters = counters
         self.kind: KindInfo | None = None  # resolved before the watch starts
         self.labels = launch_labels(spec.kind, spec.name)
-        # Watches run on every change of the object: decide once which need no mapping.
-        self._watches = tuple((watch, _is_plain(watch.values)) for watch in spec.watch)
+        # Watches run on every change of the object: decide once which need no mapping,
+        # and take the function that reads the field of each of those.
+        self._watches = tuple(
+            (watch, watch.locus.reader() if _is_plain(watch.values) else None)
+            for watch in spec.watch
+        )
         # (apiVersion, kind, namespace) of what `launch` created, for `delete` to clean up
         self._launched: dict[tuple[str, str, str | None], KindInfo] = {}
         self.exists: bool | None = None  # unknown until the first list
@@ -145,11 +149,11 @@ class Binding:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
         board = self._board
-        for watch, plain in self._watches:
+        for watch, read in self._watches:
             if body is None:
                 payload: str | None = ""
-            elif plain:
-                payload = encode_payload(watch.locus.read(body))  # what no map would give
+            elif read is not None:
+                payload = encode_payload(read(body))  # what no map would give
             else:
                 payload = self._mapped_payload(watch, body)
             if payload is not None:

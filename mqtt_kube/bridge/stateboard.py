@@ -37,21 +37,26 @@ class StateBoard:
         self._latest: dict[str, str] = {}  # topic → payload
         self._options: dict[str, tuple[int, bool]] = {}  # topic → (qos, retain)
         self._published: dict[str, str] = {}
-        self._dirty: set[str] = set()
+        self._dirty: dict[str, None] = {}  # topics changed since the pump last looked, in order
         self._forgotten: set[str] = set()  # cleared retained states, dropped once published
         self._wake = asyncio.Event()
+        self._woken = False  # the pump has been told of a change it has not yet looked at
 
     def set(self, topic: str, payload: str, *, qos: int, retain: bool) -> None:
         """Record the state of `topic`; it is published if it differs from what was sent."""
         # Called for every watch event: plain dict work, nothing allocated per call.
-        if topic in self._forgotten:
+        if self._forgotten and topic in self._forgotten:
             self._forgotten.discard(topic)  # a binding took the topic again
         elif self._latest.get(topic) == payload:
             return
         self._latest[topic] = payload
-        self._options[topic] = (qos, retain)
-        self._dirty.add(topic)
-        self._wake.set()
+        options = self._options.get(topic)
+        if options is None or options[0] != qos or options[1] != retain:
+            self._options[topic] = (qos, retain)
+        self._dirty[topic] = None
+        if not self._woken:
+            self._woken = True
+            self._wake.set()
 
     def snapshot(self) -> dict[str, str]:
         """Topic → latest payload, for /api/status."""
@@ -65,7 +70,8 @@ class StateBoard:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            topics, self._dirty = self._dirty, set()
+            self._woken = False
+            topics, self._dirty = self._dirty, {}
             await self._publish(
                 [
                     t
@@ -82,15 +88,16 @@ class StateBoard:
             self._drop(topic)  # nothing retained to clear
             return
         self._latest[topic] = ""
-        self._dirty.add(topic)
+        self._dirty[topic] = None
         self._forgotten.add(topic)
+        self._woken = True
         self._wake.set()
 
     def _drop(self, topic: str) -> None:
         self._latest.pop(topic, None)
         self._options.pop(topic, None)
         self._published.pop(topic, None)
-        self._dirty.discard(topic)
+        self._dirty.pop(topic, None)
         self._forgotten.discard(topic)
 
     async def republish(self, topics: Iterable[str] | None = None) -> None:

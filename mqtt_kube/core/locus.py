@@ -2,7 +2,8 @@
 
 Watches evaluate their locus on every change of every object, so a path that is a plain
 chain of names and indices (almost all of them: `status.availableReplicas`,
-`spec.template.spec.containers[0].image`) is walked directly on the dict; anything richer
+`spec.template.spec.containers[0].image`) is walked directly on the dict, a chain of names
+alone by a function of its own (`reader`); anything richer
 (filters, wildcards, slices) goes through jsonpath-ng's extended parser. Writing is only
 offered for plain paths, as a single-field patch: never a read-modify-write of the object.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,22 @@ class Locus:
         if not values:
             return None
         return values[0] if len(values) == 1 else values
+
+    def reader(self) -> Callable[[Mapping[str, Any]], object]:
+        """`read` as one function, for a caller that reads this path on every change."""
+        path = self.field_path
+        if path is None or not all(isinstance(step, str) for step in path):
+            return self.read
+
+        def read_names(obj: Mapping[str, Any]) -> object:
+            current: object = obj
+            for step in path:
+                if type(current) is not dict:  # a Mapping of another type, or no mapping
+                    return _walk(obj, path)
+                current = current.get(step)  # None when missing, as _walk says too
+            return current
+
+        return read_names
 
     def find_first(self, obj: object) -> object:
         """The first value this path matches in `obj` (any JSON value), None when none does."""

@@ -9,21 +9,30 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Final
 
 __all__ = ["decode_scalar", "encode_payload"]
+
+_NUMBERS: Final = (int, float)
+_CONTAINERS: Final = (dict, list, tuple)
 
 
 def encode_payload(value: object) -> str:
     """The payload text for `value`: None → "", bools as `true`/`false`, JSON for containers."""
+    kind = type(value)  # a watch encodes every change: the common types first, by identity
+    if kind is str:
+        return value  # type: ignore[return-value]  # a str, as `kind` says
+    if kind is int:
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
+    if isinstance(value, _NUMBERS):
         return str(value)
-    if isinstance(value, dict | list | tuple):
+    if isinstance(value, _CONTAINERS):
         return json.dumps(
             value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
         )

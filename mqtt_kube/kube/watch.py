@@ -28,7 +28,7 @@ from typing import Any, Final, Protocol
 
 from mqtt_kube.core.backoff import Backoff
 from mqtt_kube.core.errors import Gone, KubeError
-from mqtt_kube.core.jsondecode import loads
+from mqtt_kube.core.jsondecode import decode_fast, loads
 from mqtt_kube.core.kinds import KindInfo
 from mqtt_kube.kube.client import JsonObject, KubeClient
 
@@ -94,12 +94,11 @@ class ResourceWatch:
         self._backoff = backoff or Backoff()
         self._serves = f" ({describe_bindings(serves)})" if serves else ""
         self._report = report
-        self._listeners: dict[ObjectKey, list[ObjectListener]] = {}
+        self._bound: dict[ObjectKey, _Bound] = {}  # the objects listened to
         self._collection: list[CollectionListener] = []
         self._fresh: set[ObjectKey] = set()  # listened to since the last list
         self._stream: asyncio.Timeout | None = None  # the open stream's guard, for refresh()
         self._relist = False  # refresh() asked for a list
-        self._versions: dict[ObjectKey, str | None] = {}  # last resourceVersion delivered
         self._resource_version: str | None = None
         self.synced = False  # the first list has been delivered
         self.healthy = False  # the last list or stream opened without error
@@ -117,17 +116,23 @@ class ResourceWatch:
 
     def add_listener(self, namespace: str | None, name: str, listener: ObjectListener) -> None:
         key = (namespace if self.kind.namespaced else None, name)
-        self._listeners.setdefault(key, []).append(listener)
+        bound = self._bound.get(key)
+        if bound is None:
+            bound = self._bound[key] = _Bound()
+        bound.listeners = (*bound.listeners, listener)
         self._fresh.add(key)
 
     def remove_listener(self, namespace: str | None, name: str, listener: ObjectListener) -> None:
         key = (namespace if self.kind.namespaced else None, name)
-        listeners = self._listeners.get(key, [])
-        if listener in listeners:
-            listeners.remove(listener)
-        if not listeners:
-            self._listeners.pop(key, None)
-            self._versions.pop(key, None)
+        bound = self._bound.get(key)
+        if bound is None:
+            return
+        if listener in bound.listeners:
+            rest = list(bound.listeners)
+            rest.remove(listener)
+            bound.listeners = tuple(rest)
+        if not bound.listeners:
+            del self._bound[key]
             self._fresh.discard(key)
 
     def add_collection_listener(self, listener: CollectionListener) -> None:
@@ -207,7 +212,7 @@ class ResourceWatch:
                 if self._collection:
                     listed.add(key)
                     self._tell_collection(key, item)
-                if key in self._listeners:
+                if key in self._bound:
                     seen[key] = item
             token = metadata.get("continue")
             if not token:
@@ -216,7 +221,7 @@ class ResourceWatch:
         for listener in list(self._collection):
             listener.on_listed(listed)
         fresh, self._fresh = self._fresh, set()
-        for key in list(self._listeners):
+        for key in list(self._bound):
             found = seen.get(key)
             found_version = (
                 None if found is None else (found.get("metadata") or {}).get("resourceVersion")
@@ -269,55 +274,65 @@ class ResourceWatch:
                     partial.append(lines[0])
                     lines[0] = b"".join(partial)
                 partial = [lines.pop()]
-                for line in lines:
-                    if line.strip():
-                        count += 1
-                        self._handle_line(line)
+                if lines:
+                    count += self._handle_lines(lines)
                 if count:
                     self._backoff.reset()  # this stream works: a cut later starts afresh
-            last = b"".join(partial)
-            if last.strip():
-                count += 1
-                self._handle_line(last)
+            count += self._handle_lines([b"".join(partial)])
         return count
 
-    def _handle_line(self, line: bytes) -> None:
-        # Every event comes through here: the common case (a change of a bound object)
-        # is kept to plain dict work, _deliver's checks inlined.
-        try:
-            event: dict[str, Any] = loads(line)
-            kind = event["type"]
-            body: JsonObject = event["object"]
-            metadata = body.get("metadata") or {}
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise KubeError(f"unreadable watch event: {line[:200]!r}") from exc
-        if kind == "ERROR":
-            if body.get("code") == 410:
-                raise _Expired
-            raise KubeError(f"watch error {body.get('code')}: {body.get('message')}")
-        version = metadata.get("resourceVersion")
-        if version:
-            self._resource_version = str(version)
-        if kind == "BOOKMARK":
-            return
-        self.events += 1
-        key = (metadata.get("namespace"), str(metadata.get("name", "")))  # as object_key()
-        if self._collection:
-            self._tell_collection(key, None if kind == "DELETED" else body)
-        listeners = self._listeners.get(key)
-        if listeners is None:
-            return
-        if kind == "DELETED":
-            self._deliver(key, None, None, force=False)
-            return
-        if self._versions.get(key, "") == version:
-            return
-        self._versions[key] = version
-        for listener in tuple(listeners):  # a listener may join or leave meanwhile
+    def _handle_lines(self, lines: list[bytes]) -> int:
+        """Handle each event of `lines` in turn; the number of events (blank lines are none).
+
+        Every event comes through here, in batches of what one read brought: the common
+        case (a change of a bound object) is kept to plain dict work in this one loop,
+        _deliver's checks inlined.
+        """
+        count = 0
+        bound_objects = self._bound
+        for line in lines:
+            if not line.strip():
+                continue
+            count += 1
             try:
-                listener(body)
-            except Exception:
-                logger.exception("listener of %s %s/%s failed", self.kind.kind, key[0], key[1])
+                try:
+                    event: dict[str, Any] = decode_fast(line)
+                except ValueError:
+                    event = loads(line)  # what orjson refuses and `json` may still read
+                kind = event["type"]
+                body: JsonObject = event["object"]
+                metadata = body.get("metadata") or {}
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise KubeError(f"unreadable watch event: {line[:200]!r}") from exc
+            if kind == "ERROR":
+                if body.get("code") == 410:
+                    raise _Expired
+                raise KubeError(f"watch error {body.get('code')}: {body.get('message')}")
+            version = metadata.get("resourceVersion")
+            if version:
+                self._resource_version = version if type(version) is str else str(version)
+            if kind == "BOOKMARK":
+                continue
+            self.events += 1
+            name = metadata.get("name", "")
+            key = (metadata.get("namespace"), name if type(name) is str else str(name))
+            if self._collection:
+                self._tell_collection(key, None if kind == "DELETED" else body)
+            bound = bound_objects.get(key)
+            if bound is None:
+                continue
+            if kind == "DELETED":
+                self._deliver(key, None, None, force=False)
+                continue
+            if bound.version == version:
+                continue
+            bound.version = version
+            for listener in bound.listeners:  # a tuple: listeners may join or leave meanwhile
+                try:
+                    listener(body)
+                except Exception:
+                    logger.exception("listener of %s %s/%s failed", self.kind.kind, *key)
+        return count
 
     def _tell_collection(self, key: ObjectKey, body: JsonObject | None) -> None:
         for listener in list(self._collection):
@@ -330,11 +345,22 @@ class ResourceWatch:
         self, key: ObjectKey, body: JsonObject | None, version: str | None, *, force: bool
     ) -> None:
         """Hand `body` (at `version`) to the object's listeners, unless they have seen it."""
-        if not force and self._versions.get(key, "") == version:
+        bound = self._bound.get(key)
+        if bound is None or (not force and bound.version == version):
             return
-        self._versions[key] = version
-        for listener in list(self._listeners.get(key, ())):
+        bound.version = version
+        for listener in bound.listeners:
             try:
                 listener(body)
             except Exception:
                 logger.exception("listener of %s %s/%s failed", self.kind.kind, key[0], key[1])
+
+
+class _Bound:
+    """The listeners of one object, and the resourceVersion they were last given."""
+
+    __slots__ = ("listeners", "version")
+
+    def __init__(self) -> None:
+        self.listeners: tuple[ObjectListener, ...] = ()
+        self.version: str | None = ""  # "": nothing given yet; None: told it does not exist

@@ -4,7 +4,7 @@ One client is made per connection attempt (`MqttConnection.run` is the reconnect
 the protocol and session its `SessionPlan` asks for (`mqtt_kube.mqtt.session`), a wide
 window of QoS 1 publishes in flight (within what an MQTT 5 broker allows), the Last Will on
 the availability topic, TLS when configured, and paho's socket reads and writes batched
-(`mqtt_kube.mqtt.wire`). `publish_acknowledged` is aiomqtt's publish at a lower price.
+(`mqtt_kube.mqtt.wire`). `Acknowledgements` is aiomqtt's publish at a lower price.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def make_client(
     )
     client.pending_calls_threshold = PENDING_CALLS_THRESHOLD
     _obey_receive_maximum(client)
-    batch_socket_io(client._client)
+    batch_socket_io(client)
     _plain_acknowledgements(client._client)
     return client
 
@@ -156,27 +156,79 @@ def refused(code: int | ReasonCode) -> bool:
     return code.is_failure if isinstance(code, ReasonCode) else code >= 0x80
 
 
-async def publish_acknowledged(
-    client: aiomqtt.Client, topic: str, payload: str | bytes, *, qos: int, retain: bool
-) -> None:
-    """Publish and wait for the broker's acknowledgement (QoS 1+); MqttError on failure.
+class Acknowledgements:
+    """QoS 1+ publishes waiting for the broker's acknowledgement, with one timer for all.
 
     What `aiomqtt.Client.publish` does, without what it costs per call beyond that: it
     scans every pending call twice (to refuse a message id in use, which paho never hands
     out twice while in flight, and to count them for a warning), and wraps the wait in
-    `asyncio.wait_for`. With the state board's 64 publishes in flight that was most of the
-    price of a publish. The acknowledgement comes through aiomqtt's own paho callback,
-    which sets the Event it finds under the message id.
+    `asyncio.wait_for`, a task per publish. Here a publish waits on one future; aiomqtt's
+    own paho callback sets what it finds under the message id, which resolves it. Every
+    publish waits `seconds` at most, so their deadlines come in the order they were sent:
+    one timer, for the oldest, stands for all of them.
     """
-    info = client._client.publish(topic, payload, qos, retain)  # aiomqtt's paho client
-    if info.rc != paho.MQTT_ERR_SUCCESS:
-        raise MqttCodeError(info.rc, "Could not publish message")
-    if info.is_published():
-        return
-    acknowledged = asyncio.Event()
-    pending = client._pending_publishes  # where aiomqtt's on_publish looks for it
-    pending[info.mid] = acknowledged
-    try:
-        await acknowledged.wait()
-    finally:
-        pending.pop(info.mid, None)
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._waiting: dict[asyncio.Future[bool], float] = {}  # → deadline; oldest first
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def publish(
+        self, client: aiomqtt.Client, topic: str, payload: str | bytes, *, qos: int, retain: bool
+    ) -> bool:
+        """True once the broker has the message; False when too slow or `cut()` first.
+
+        MqttError when paho refuses to send it.
+        """
+        info = client._client.publish(topic, payload, qos, retain)  # aiomqtt's paho client
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            raise MqttCodeError(info.rc, "Could not publish message")
+        if info.is_published():
+            return True
+        loop = client._loop
+        future: asyncio.Future[bool] = loop.create_future()
+        deadline = loop.time() + self._seconds
+        self._waiting[future] = deadline
+        if self._timer is None:
+            self._timer = loop.call_at(deadline, self._expire, loop)
+        pending = client._pending_publishes  # where aiomqtt's on_publish looks for it
+        pending[info.mid] = _Acknowledgement(future)
+        try:
+            return await future
+        finally:
+            pending.pop(info.mid, None)
+            self._waiting.pop(future, None)
+
+    def cut(self) -> None:
+        """The link dropped: every publish still waiting answers False now."""
+        waiting, self._waiting = self._waiting, {}
+        for future in waiting:
+            if not future.done():
+                future.set_result(False)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        now = loop.time()
+        while self._waiting:
+            future, deadline = next(iter(self._waiting.items()))
+            if deadline > now:
+                self._timer = loop.call_at(deadline, self._expire, loop)
+                return
+            del self._waiting[future]
+            if not future.done():
+                future.set_result(False)
+
+
+class _Acknowledgement(asyncio.Event):
+    """What aiomqtt's on_publish sets for a message id; here it resolves the waiting future."""
+
+    def __init__(self, future: asyncio.Future[bool]) -> None:
+        super().__init__()
+        self._future = future
+
+    def set(self) -> None:
+        if not self._future.done():
+            self._future.set_result(True)

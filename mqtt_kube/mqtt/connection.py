@@ -30,7 +30,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from mqtt_kube.config.model import MqttSettings, TlsSettings
 from mqtt_kube.core.backoff import Backoff
 from mqtt_kube.core.message import ConnectHook, Message, MessageHandler
-from mqtt_kube.mqtt.client import make_client, publish_acknowledged, refused, settle_disconnect
+from mqtt_kube.mqtt.client import Acknowledgements, make_client, refused, settle_disconnect
 from mqtt_kube.mqtt.session import MQTT311, SessionPlan, SessionPolicy
 from mqtt_kube.mqtt.tls import tls_context
 
@@ -76,7 +76,7 @@ class MqttConnection:
         self._warned_insecure = False
         self._session = SessionPolicy(settings.session_expiry)
         # Publishes waiting for their acknowledgement; cut short when the link drops.
-        self._in_flight: set[asyncio.Timeout] = set()
+        self._acks = Acknowledgements(PUBLISH_TIMEOUT)
 
     @property
     def endpoint(self) -> str:
@@ -122,18 +122,12 @@ class MqttConnection:
             logger.debug("not connected to MQTT; %s not published", topic)
             return False
         try:
-            async with asyncio.timeout(PUBLISH_TIMEOUT) as guard:
-                self._in_flight.add(guard)
-                try:
-                    # This deadline replaces aiomqtt's own, which costs a task per publish.
-                    await publish_acknowledged(client, topic, payload, qos=qos, retain=retain)
-                finally:
-                    self._in_flight.discard(guard)
-        except TimeoutError:
-            logger.debug("MQTT connection lost or too slow; %s not published", topic)
-            return False
+            acknowledged = await self._acks.publish(client, topic, payload, qos=qos, retain=retain)
         except aiomqtt.MqttError as exc:
             logger.debug("%s not published: %s", topic, exc)
+            return False
+        if not acknowledged:
+            logger.debug("MQTT connection lost or too slow; %s not published", topic)
             return False
         self.stats.messages_out += 1
         return True
@@ -274,9 +268,7 @@ class MqttConnection:
         """Forget the client, and make publishes still waiting on it answer False now."""
         self._up.clear()
         self._client = None
-        now = asyncio.get_running_loop().time()
-        for guard in self._in_flight:
-            guard.reschedule(now)
+        self._acks.cut()
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         try:
