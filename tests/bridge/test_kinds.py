@@ -82,7 +82,9 @@ async def test_a_crd_a_node_and_a_cronjob_are_bridged(
 
         fake_kube.clear_requests()
         await mqtt_probe.publish(f"{mqtt_prefix}/lamp/brightness/set", "42")
-        assert await mqtt_probe.next_text(f"{mqtt_prefix}/lamp/brightness") == "42"
+        await mqtt_probe.until_text(
+            f"{mqtt_prefix}/lamp/brightness", "42"
+        )  # past a repeat of the first state
         (request,) = [r for r in fake_kube.requests if r.method == "PATCH"]
         assert request.path == "/apis/example.com/v1/namespaces/home/widgets/lamp"
         assert request.body == {"spec": {"brightness": 42}}
@@ -90,13 +92,17 @@ async def test_a_crd_a_node_and_a_cronjob_are_bridged(
 
         fake_kube.clear_requests()
         await mqtt_probe.publish(f"{mqtt_prefix}/backup/suspend/set", "OFF")
-        assert await mqtt_probe.next_text(f"{mqtt_prefix}/backup/suspended") == "true"
+        await mqtt_probe.until_text(
+            f"{mqtt_prefix}/backup/suspended", "true"
+        )  # past a repeat of the first state
         (request,) = [r for r in fake_kube.requests if r.method == "PATCH"]
         assert request.path == "/apis/batch/v1/namespaces/home/cronjobs/backup"
         assert request.body == {"spec": {"suspend": True}}
 
         fake_kube.patch("v1", "Node", None, "node-1", {"spec": {"unschedulable": True}})
-        assert await mqtt_probe.next_text(f"{mqtt_prefix}/node-1/cordoned") == "true"
+        await mqtt_probe.until_text(
+            f"{mqtt_prefix}/node-1/cordoned", "true"
+        )  # past a repeat of the first state
 
 
 async def test_a_crd_missing_at_start_up_is_picked_up_once_installed(
