@@ -40,7 +40,7 @@ from mqtt_kube.core.payload import decode_scalar, encode_payload
 from mqtt_kube.core.valuemap import Match, ValueMap
 from mqtt_kube.kube.actions import create_object, delete_labelled, delete_object, launch_labels
 from mqtt_kube.kube.client import JsonObject, KubeClient
-from mqtt_kube.kube.patch import PatchRequest, patch_request, send_patch
+from mqtt_kube.kube.patch import GuardedRequest, PatchRequest, patch_request, send_patch
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,9 @@ SEEN_WAIT_SECONDS: Final = 5.0  # for a newer copy of the object after a guarded
 WATCH_ERROR: Final = "watch"  # where the shared watch's errors are kept
 KIND_ERROR: Final = "kind"  # where a binding's wrong scope is kept
 _Result = TypeVar("_Result")
+
+
+_Guarded = TypeVar("_Guarded", bound=GuardedRequest)
 
 
 class Binding:
@@ -198,16 +201,8 @@ class Binding:
                     seen=seen,
                 )
 
-            seen = self.seen
-            request = build(seen)
-            try:
-                await send_patch(self.client, request)
-            except Invalid:
-                # A guarded patch fails when the object changed since it was watched: build
-                # it again from the newer copy, once, when the watch brings one.
-                if not request.guarded or not await self.seen_since(seen):
-                    raise
-                await send_patch(self.client, build(self.seen))
+            # A guarded JSON patch's `test` fails (422) once the object has changed.
+            await self.send_guarded(build, lambda r: send_patch(self.client, r), Invalid)
 
         try:
             await self.retrying(send, topic=patch.topic)
@@ -223,6 +218,23 @@ class Binding:
             json.dumps(value, ensure_ascii=False, default=str),
             patch.topic,
         )
+
+    async def send_guarded(
+        self,
+        build: Callable[[JsonObject | None], _Guarded],
+        send: Callable[[_Guarded], Awaitable[object]],
+        refused: type[KubeError],
+    ) -> None:
+        """Send what `build` makes of the watched copy; a guarded one `refused` as the object
+        changed is built again from the newer copy, once, when the watch brings one."""
+        seen = self.seen
+        request = build(seen)
+        try:
+            await send(request)
+        except refused:
+            if not request.guarded or not await self.seen_since(seen):
+                raise
+            await send(build(self.seen))
 
     async def seen_since(self, before: JsonObject | None) -> bool:
         """Wait (a little) for the watch to bring a copy of the object newer than `before`."""

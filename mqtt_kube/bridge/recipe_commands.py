@@ -77,12 +77,5 @@ async def _send(binding: Binding, command: CommandSpec, match: Match) -> None:
             now=datetime.now(UTC),
         )
 
-    seen = binding.seen
-    request = build(seen)
-    try:
-        await send_recipe_request(binding.client, request)
-    except Conflict:
-        # Computed from a copy that is no longer current: once more from the next one.
-        if not request.guarded or not await binding.seen_since(seen):
-            raise
-        await send_recipe_request(binding.client, build(binding.seen))
+    # A guarded request carries the watched resourceVersion: 409 once the object changed.
+    await binding.send_guarded(build, lambda r: send_recipe_request(binding.client, r), Conflict)

@@ -18,13 +18,20 @@ request is `guarded`, so the binding may build it again from a newer copy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from mqtt_kube.core.kinds import KindInfo
 from mqtt_kube.core.locus import Locus
 from mqtt_kube.kube.client import JSON_PATCH, MERGE_PATCH, JsonObject, KubeClient
 
 STRICT: Final = {"fieldValidation": "Strict"}
+
+
+class GuardedRequest(Protocol):
+    """A request that may carry a guard: it fails once the object has changed since watched."""
+
+    @property
+    def guarded(self) -> bool: ...
 
 
 @dataclass(frozen=True)
