@@ -14,6 +14,8 @@ import logging
 from collections.abc import Iterable
 from typing import Final, Protocol
 
+from mqtt_kube.core.window import send_windowed
+
 logger = logging.getLogger(__name__)
 
 # Publishes in flight at once. More does not help: aiomqtt scans every pending call on
@@ -112,15 +114,7 @@ class StateBoard:
         await self._publish(chosen)
 
     async def _publish(self, topics: list[str]) -> None:
-        # A sliding window: each sender takes the next topic as soon as its last publish
-        # is acknowledged, so the link never idles waiting for the slowest of a batch.
-        remaining = iter(topics)
-
-        async def send() -> None:
-            for topic in remaining:
-                await self._publish_one(topic)
-
-        await asyncio.gather(*(send() for _ in range(min(_WINDOW, len(topics)))))
+        await send_windowed(topics, self._publish_one, width=_WINDOW)
 
     async def _publish_one(self, topic: str) -> None:
         payload = self._latest.get(topic)

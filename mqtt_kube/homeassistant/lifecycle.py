@@ -28,6 +28,7 @@ from typing import Final, Protocol
 
 from mqtt_kube.config.model import Config
 from mqtt_kube.core.message import ConnectHook, Message
+from mqtt_kube.core.window import send_windowed
 from mqtt_kube.homeassistant.plan import DiscoveryPlan, build_plan
 
 logger = logging.getLogger(__name__)
@@ -197,13 +198,11 @@ class HomeAssistantDiscovery:
         next connect, which works from every current config."""
         pending, self._pending = self._pending, {}
         states, self._pending_states = self._pending_states, set()
-        remaining = iter(pending.items())
 
-        async def send() -> None:  # a window of publishes in flight, as the state board's
-            for topic, payload in remaining:
-                await self._mqtt.publish(topic, payload, qos=1, retain=True)
+        async def send(config: tuple[str, str]) -> None:
+            await self._mqtt.publish(config[0], config[1], qos=1, retain=True)
 
-        await asyncio.gather(*(send() for _ in range(min(_WINDOW, len(pending)))))
+        await send_windowed(list(pending.items()), send, width=_WINDOW)
         if pending:
             self.changes += len(pending)
             logger.info("discovery: %d configs changed at run time", len(pending))
