@@ -158,11 +158,7 @@ class BindingsReader:
         info = builtin_kind(kind, api_version)
         if info is None:
             if api_version is None:
-                message = f"unknown kind {kind!r}: add apiVersion for a custom resource"
-                close = difflib.get_close_matches(kind, list(BUILTIN_KINDS), n=1)
-                if close:
-                    message += f" (or did you mean the built-in {close[0]!r}?)"
-                self.problems.problem([*where, "resource"], message)
+                self.problems.problem([*where, "resource"], unknown_kind(kind))
                 return None, None
             return kind, api_version
         if info.namespaced and not namespace:
@@ -274,3 +270,12 @@ def _listed(item: LineDict) -> LineList:
     listed.line = item.line
     listed.lines = [item.line or 0]
     return listed
+
+
+def unknown_kind(kind: str) -> str:
+    """The problem of a kind that is not built in and has no apiVersion, with a close match."""
+    message = f"unknown kind {kind!r}: add apiVersion for a custom resource"
+    close = difflib.get_close_matches(kind, list(BUILTIN_KINDS), n=1)
+    if close:
+        message += f" (or did you mean the built-in {close[0]!r}?)"
+    return message

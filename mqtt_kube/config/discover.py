@@ -23,7 +23,7 @@ from typing import Any, Final
 import voluptuous as vol
 
 from mqtt_kube.config import validators as v
-from mqtt_kube.config.bindings import BindingsReader
+from mqtt_kube.config.bindings import BindingsReader, unknown_kind
 from mqtt_kube.config.model import BindingSpec, DiscoverSpec
 from mqtt_kube.config.problems import Problems
 from mqtt_kube.config.recipes import RECIPES, RecipeTarget, expand, topic_base
@@ -92,9 +92,7 @@ def _entry(
     api_version: str | None = spec.get("apiVersion")
     info = builtin_kind(kind, api_version)
     if info is None and api_version is None:
-        problems.problem(
-            [*where, "resource"], f"unknown kind {kind!r}: add apiVersion for a custom resource"
-        )
+        problems.problem([*where, "resource"], unknown_kind(kind))
         return None
     namespaced = info.namespaced if info is not None else True
     one, many = spec.get("namespace"), spec.get("namespaces")
