@@ -4,30 +4,47 @@ One client is made per connection attempt (`MqttConnection.run` is the reconnect
 the protocol and session its `SessionPlan` asks for (`mqtt_kube.mqtt.session`), a wide
 window of QoS 1 publishes in flight (within what an MQTT 5 broker allows), the Last Will on
 the availability topic, TLS when configured, and paho's socket reads and writes batched
-(`mqtt_kube.mqtt.wire`). `Acknowledgements` is aiomqtt's publish at a lower price.
+(`mqtt_kube.mqtt.wire`). QoS 1 publishes go through `mqtt_kube.mqtt.publishes`, QoS 0
+and 2 through `publish_through_paho`, which is aiomqtt's publish at a lower price.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
-from typing import Final, Literal
+from typing import Any, Final
 
 import aiomqtt
 import paho.mqtt.client as paho
-from aiomqtt.exceptions import MqttCodeError
-from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from mqtt_kube.config.model import MqttSettings
+from mqtt_kube.mqtt.deadlines import Deadlines
+from mqtt_kube.mqtt.publishes import QosOnePublishes, handle_acknowledgements
 from mqtt_kube.mqtt.session import MQTT5, SessionPlan
+from mqtt_kube.mqtt.stats import MqttStats
 from mqtt_kube.mqtt.wire import batch_socket_io
+
+logger = logging.getLogger(__name__)
 
 # aiomqtt logs a warning above 10 pending calls; the state board keeps hundreds in flight.
 PENDING_CALLS_THRESHOLD: Final = 5000
 MAX_INFLIGHT: Final = 128  # QoS 1+ publishes awaiting PUBACK at once (paho's default: 20)
+
+
+class Client(aiomqtt.Client):
+    """aiomqtt's client, with its QoS 1 publishes sent by `QosOnePublishes`."""
+
+    def __init__(
+        self, *args: Any, mqtt5: bool, deadlines: Deadlines, stats: MqttStats, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.publishes = QosOnePublishes(
+            self._client, mqtt5=mqtt5, deadlines=deadlines, stats=stats
+        )
 
 
 def make_client(
@@ -36,7 +53,9 @@ def make_client(
     will_payload: str,
     tls: ssl.SSLContext | None,
     plan: SessionPlan,
-) -> aiomqtt.Client:
+    deadlines: Deadlines,
+    stats: MqttStats,
+) -> Client:
     """A new client for one connection attempt; `will_payload` is retained as Last Will.
 
     A session that outlives a drop delivers again the QoS 1 commands the broker had sent
@@ -49,7 +68,7 @@ def make_client(
     if mqtt5:
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = plan.expiry
-    client = aiomqtt.Client(
+    client = Client(
         settings.host,
         settings.port,
         identifier=settings.client_id,
@@ -66,50 +85,15 @@ def make_client(
         max_inflight_messages=MAX_INFLIGHT,
         will=aiomqtt.Will(settings.availability_topic, will_payload, qos=1, retain=True),
         tls_context=tls,
+        mqtt5=mqtt5,
+        deadlines=deadlines,
+        stats=stats,
     )
     client.pending_calls_threshold = PENDING_CALLS_THRESHOLD
     _obey_receive_maximum(client)
     batch_socket_io(client)
-    _plain_acknowledgements(client._client)
+    handle_acknowledgements(client._client, client.publishes)
     return client
-
-
-def _plain_acknowledgements(paho_client: paho.Client) -> None:
-    """Handle a PUBACK without properties without building two objects for each.
-
-    For every PUBACK, paho decodes a new ReasonCode and a new Properties object, which with
-    the state board's stream of publishes is a large share of what a publish costs. A PUBACK
-    of a message id and at most a reason code (MQTT 5's "Success" or, where nobody
-    subscribes, "No matching subscribers"; every MQTT 3.1.1 PUBACK) holds nothing more:
-    paho's own `_do_on_publish` gets the message id with the reason code decoded once per
-    value, and one empty Properties. A PUBACK with properties, and every PUBCOMP, go
-    through paho's decoding as before.
-    """
-    inner = paho_client._handle_pubackcomp
-    empty = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
-    reasons: dict[bytes, ReasonCode] = {b"": ReasonCode(PacketTypes.PUBACK)}
-
-    def handle(cmd: Literal["PUBACK", "PUBCOMP"]) -> MQTTErrorCode:
-        packet = paho_client._in_packet["packet"]
-        code = bytes(packet[2:])
-        reason = reasons.get(code)
-        if reason is None and cmd == "PUBACK" and len(code) == 1:
-            reason = ReasonCode(PacketTypes.PUBACK)
-            try:
-                reason.unpack(code)  # as paho decodes it; refuses an unknown value
-            except (ValueError, KeyError, IndexError, TypeError):
-                return inner(cmd)
-            reasons[code] = reason
-        if cmd != "PUBACK" or reason is None or len(packet) < 2:
-            return inner(cmd)
-        mid = int.from_bytes(packet[:2], "big")
-        paho_client._easy_log(paho.MQTT_LOG_DEBUG, "Received %s (Mid: %d)", cmd, mid)
-        with paho_client._out_message_mutex:
-            if mid in paho_client._out_messages:
-                return paho_client._do_on_publish(mid, reason, empty)
-        return MQTTErrorCode.MQTT_ERR_SUCCESS
-
-    paho_client._handle_pubackcomp = handle  # type: ignore[method-assign]
 
 
 def _obey_receive_maximum(client: aiomqtt.Client) -> None:
@@ -156,70 +140,40 @@ def refused(code: int | ReasonCode) -> bool:
     return code.is_failure if isinstance(code, ReasonCode) else code >= 0x80
 
 
-class Acknowledgements:
-    """QoS 1+ publishes waiting for the broker's acknowledgement, with one timer for all.
+async def publish_through_paho(
+    client: Client,
+    topic: str,
+    payload: str | bytes,
+    *,
+    qos: int,
+    retain: bool,
+    deadlines: Deadlines,
+) -> bool:
+    """A QoS 0 or 2 publish, as aiomqtt's but waiting on one future under `deadlines`.
 
-    What `aiomqtt.Client.publish` does, without what it costs per call beyond that: it
-    scans every pending call twice (to refuse a message id in use, which paho never hands
-    out twice while in flight, and to count them for a warning), and wraps the wait in
-    `asyncio.wait_for`, a task per publish. Here a publish waits on one future; aiomqtt's
-    own paho callback sets what it finds under the message id, which resolves it. Every
-    publish waits `seconds` at most, so their deadlines come in the order they were sent:
-    one timer, for the oldest, stands for all of them.
+    aiomqtt's own publish scans every pending call twice per publish and wraps the wait
+    in `asyncio.wait_for`; here aiomqtt's paho callback resolves the future instead.
+    False when paho refuses to send it, or as the deadlines say.
     """
-
-    def __init__(self, seconds: float) -> None:
-        self._seconds = seconds
-        self._waiting: dict[asyncio.Future[bool], float] = {}  # → deadline; oldest first
-        self._timer: asyncio.TimerHandle | None = None
-
-    async def publish(
-        self, client: aiomqtt.Client, topic: str, payload: str | bytes, *, qos: int, retain: bool
-    ) -> bool:
-        """True once the broker has the message; False when too slow or `cut()` first.
-
-        MqttError when paho refuses to send it.
-        """
-        info = client._client.publish(topic, payload, qos, retain)  # aiomqtt's paho client
-        if info.rc != paho.MQTT_ERR_SUCCESS:
-            raise MqttCodeError(info.rc, "Could not publish message")
-        if info.is_published():
-            return True
-        loop = client._loop
-        future: asyncio.Future[bool] = loop.create_future()
-        deadline = loop.time() + self._seconds
-        self._waiting[future] = deadline
-        if self._timer is None:
-            self._timer = loop.call_at(deadline, self._expire, loop)
-        pending = client._pending_publishes  # where aiomqtt's on_publish looks for it
-        pending[info.mid] = _Acknowledgement(future)
-        try:
-            return await future
-        finally:
-            pending.pop(info.mid, None)
-            self._waiting.pop(future, None)
-
-    def cut(self) -> None:
-        """The link dropped: every publish still waiting answers False now."""
-        waiting, self._waiting = self._waiting, {}
-        for future in waiting:
-            if not future.done():
-                future.set_result(False)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._timer = None
-        now = loop.time()
-        while self._waiting:
-            future, deadline = next(iter(self._waiting.items()))
-            if deadline > now:
-                self._timer = loop.call_at(deadline, self._expire, loop)
-                return
-            del self._waiting[future]
-            if not future.done():
-                future.set_result(False)
+    info = client._client.publish(topic, payload, qos, retain)  # aiomqtt's paho client
+    if info.rc != paho.MQTT_ERR_SUCCESS:
+        logger.debug("%s not published: %s", topic, paho.error_string(info.rc))
+        return False
+    if info.is_published():
+        client.publishes.stats.messages_out += 1
+        return True
+    future: asyncio.Future[bool] = client._loop.create_future()
+    pending = client._pending_publishes  # where aiomqtt's on_publish looks for it
+    pending[info.mid] = _Acknowledgement(future)
+    deadlines.track(future)
+    try:
+        sent = await future
+    finally:
+        pending.pop(info.mid, None)
+        deadlines.discard(future)
+    if sent:
+        client.publishes.stats.messages_out += 1
+    return sent
 
 
 class _Acknowledgement(asyncio.Event):

@@ -20,7 +20,6 @@ import contextlib
 import logging
 import ssl
 import time
-from dataclasses import dataclass
 from typing import Final
 
 import aiomqtt
@@ -30,8 +29,17 @@ from paho.mqtt.reasoncodes import ReasonCode
 from mqtt_kube.config.model import MqttSettings, TlsSettings
 from mqtt_kube.core.backoff import Backoff
 from mqtt_kube.core.message import ConnectHook, Message, MessageHandler
-from mqtt_kube.mqtt.client import Acknowledgements, make_client, refused, settle_disconnect
+from mqtt_kube.mqtt.client import (
+    Client,
+    make_client,
+    publish_through_paho,
+    refused,
+    settle_disconnect,
+)
+from mqtt_kube.mqtt.deadlines import Deadlines
+from mqtt_kube.mqtt.publishes import answered
 from mqtt_kube.mqtt.session import MQTT311, SessionPlan, SessionPolicy
+from mqtt_kube.mqtt.stats import MqttStats
 from mqtt_kube.mqtt.tls import tls_context
 
 logger = logging.getLogger(__name__)
@@ -47,16 +55,6 @@ _AUTH_REFUSED: Final = frozenset({4, 5, 134, 135})
 _UNSPECIFIED: Final = 128
 
 
-@dataclass
-class MqttStats:
-    """Counters for /metrics."""
-
-    messages_in: int = 0
-    messages_out: int = 0
-    reconnects: int = 0
-    dropped_oversize: int = 0
-
-
 class MqttConnection:
     """One broker session kept alive forever by `run()`; `close()` ends it cleanly."""
 
@@ -66,7 +64,7 @@ class MqttConnection:
         self._on_message = on_message
         self._subscriptions: dict[str, int] = {}
         self._hooks: list[ConnectHook] = []
-        self._client: aiomqtt.Client | None = None  # set while connected
+        self._client: Client | None = None  # set while connected
         self._up = asyncio.Event()
         self._new_topics = asyncio.Event()
         self._closing = asyncio.Event()
@@ -76,7 +74,7 @@ class MqttConnection:
         self._warned_insecure = False
         self._session = SessionPolicy(settings.session_expiry)
         # Publishes waiting for their acknowledgement; cut short when the link drops.
-        self._acks = Acknowledgements(PUBLISH_TIMEOUT)
+        self._deadlines = Deadlines(PUBLISH_TIMEOUT)
 
     @property
     def endpoint(self) -> str:
@@ -117,20 +115,28 @@ class MqttConnection:
         self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
     ) -> bool:
         """Publish and wait for the broker (QoS 1+); False when not connected or cut off."""
+        if await self.publish_soon(topic, payload, qos=qos, retain=retain):
+            return True
+        logger.debug("%s not published: no MQTT connection, refused, or no answer in time", topic)
+        return False
+
+    def publish_soon(
+        self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
+    ) -> asyncio.Future[bool]:
+        """Start a publish; the future answers what `publish` would.
+
+        For a caller that keeps many publishes in flight (the state board): a QoS 1
+        publish is then a future and no task or coroutine of its own.
+        """
         client = self._client
         if client is None or not self._up.is_set():
-            logger.debug("not connected to MQTT; %s not published", topic)
-            return False
-        try:
-            acknowledged = await self._acks.publish(client, topic, payload, qos=qos, retain=retain)
-        except aiomqtt.MqttError as exc:
-            logger.debug("%s not published: %s", topic, exc)
-            return False
-        if not acknowledged:
-            logger.debug("MQTT connection lost or too slow; %s not published", topic)
-            return False
-        self.stats.messages_out += 1
-        return True
+            return answered(False)
+        if qos == 1:
+            return client.publishes.send(topic, payload, retain=retain)
+        publish = publish_through_paho(
+            client, topic, payload, qos=qos, retain=retain, deadlines=self._deadlines
+        )
+        return asyncio.ensure_future(publish)
 
     async def close(self) -> None:
         """Publish `offline`, disconnect cleanly and let `run()` return."""
@@ -151,7 +157,7 @@ class MqttConnection:
                 connections = self._connections
                 failure: BaseException | None = None
                 plan = self._session.plan()
-                client: aiomqtt.Client | None = None
+                client: Client | None = None
                 try:
                     if plan.discard_first:
                         await self._discard_session()
@@ -204,7 +210,7 @@ class MqttConnection:
         async with self._make_client(SessionPlan(MQTT311, clean=True, expiry=0)):
             pass
 
-    async def _serve(self, client: aiomqtt.Client, plan: SessionPlan) -> None:
+    async def _serve(self, client: Client, plan: SessionPlan) -> None:
         """One connection: from CONNACK until the link drops or `close()` is called."""
         async with client:
             self._session.connected()
@@ -268,7 +274,7 @@ class MqttConnection:
         """Forget the client, and make publishes still waiting on it answer False now."""
         self._up.clear()
         self._client = None
-        self._acks.cut()
+        self._deadlines.cut()
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         try:
@@ -330,13 +336,21 @@ class MqttConnection:
             try:
                 await hook()
             except Exception:
-                logger.exception("after-connect hook %s failed", _name(hook))
+                name = getattr(hook, "__qualname__", None) or repr(hook)
+                logger.exception("after-connect hook %s failed", name)
 
-    def _make_client(self, plan: SessionPlan) -> aiomqtt.Client:
+    def _make_client(self, plan: SessionPlan) -> Client:
         # A fresh client per attempt: aiomqtt 2.5 keeps its "connected" future after an
         # unexpected disconnect, so re-entering the same client would not wait for CONNACK.
         tls = self._tls_context(self.settings.tls) if self.settings.tls else None
-        return make_client(self.settings, will_payload=OFFLINE, tls=tls, plan=plan)
+        return make_client(
+            self.settings,
+            will_payload=OFFLINE,
+            tls=tls,
+            plan=plan,
+            deadlines=self._deadlines,
+            stats=self.stats,
+        )
 
     def _tls_context(self, tls: TlsSettings) -> ssl.SSLContext:
         """Built for every attempt, so renewed certificate files are picked up."""
@@ -382,7 +396,3 @@ def _reason(error: BaseException) -> str:
 
 def _code(rc: int | ReasonCode | None) -> int | None:
     return rc.value if isinstance(rc, ReasonCode) else rc
-
-
-def _name(hook: ConnectHook) -> str:
-    return getattr(hook, "__qualname__", None) or repr(hook)

@@ -50,17 +50,20 @@ class Mosquitto:
         allow_anonymous: bool | None = None,
         tls: BrokerTls | None = None,
         tls_port: int | None = None,
+        acl: str | None = None,
     ) -> None:
         """Describe the broker; nothing runs until `start()`.
 
         `users` maps user names to passwords; with users, anonymous clients are refused
-        unless `allow_anonymous` says otherwise. Ports default to free ones.
+        unless `allow_anonymous` says otherwise. `acl` is the text of an `acl_file` (what
+        each client may read and write). Ports default to free ones.
         """
         self.host = HOST
         self.port = port or free_port()
         self.tls = tls
         self.tls_port = (tls_port or free_port()) if tls else None
         self.users = dict(users or {})
+        self.acl = acl
         self.allow_anonymous = not self.users if allow_anonymous is None else allow_anonymous
         self._binary = find_mosquitto()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -176,6 +179,10 @@ class Mosquitto:
             )
             password_file.chmod(0o600)
             lines.append(f"password_file {password_file}")
+        if self.acl is not None:
+            acl_file = self.folder / "acl"
+            acl_file.write_text(self.acl)
+            lines.append(f"acl_file {acl_file}")
         lines.append(f"listener {self.port} {self.host}")
         if self.tls is not None:
             lines += [

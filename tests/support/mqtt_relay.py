@@ -5,7 +5,8 @@ It stands in for what a test cannot see from either end:
 - `refuse_mqtt5`: answer an MQTT 5 CONNECT as a broker that speaks only 3.1.1 does (CONNACK
   with return code 1, "unacceptable protocol version", then close) and relay the rest;
 - `connects`: the protocol level and the clean-session / clean-start flag of every CONNECT;
-- `most_in_flight`: the most QoS 1 PUBLISH packets a client had sent without their PUBACK;
+- `most_in_flight`: the most QoS 1 and 2 PUBLISH packets a client had sent without their
+  PUBACK or PUBCOMP (what the broker's Receive Maximum counts);
 - `cut()`: drop every relayed connection without a word, as a failed network does.
 """
 
@@ -18,7 +19,7 @@ from typing import Self
 
 from mqtt_kube.testing.mosquitto import HOST
 
-_CONNECT, _PUBLISH, _PUBACK = 1, 3, 4
+_CONNECT, _PUBLISH, _PUBACK, _PUBCOMP = 1, 3, 4, 7
 _REFUSED_PROTOCOL = b"\x20\x02\x00\x01"  # CONNACK, 3.1.1: unacceptable protocol version
 
 
@@ -109,15 +110,16 @@ class MqttRelay:
         *,
         sent: bool,
     ) -> None:
-        """Copy packets one way; count QoS 1 publishes (client side) and PUBACKs (broker side)."""
+        """Copy packets one way; count QoS 1 and 2 publishes (client side), and the PUBACKs
+        and PUBCOMPs that end them (broker side)."""
         try:
             while True:
                 packet = await _read_packet(reader)
                 kind, flags = packet[0] >> 4, packet[0] & 0x0F
-                if sent and kind == _PUBLISH and (flags >> 1) & 0x03 == 1:
+                if sent and kind == _PUBLISH and (flags >> 1) & 0x03 in (1, 2):
                     in_flight[0] += 1
                     self.most_in_flight = max(self.most_in_flight, in_flight[0])
-                elif not sent and kind == _PUBACK:
+                elif not sent and kind in (_PUBACK, _PUBCOMP):
                     in_flight[0] -= 1
                 writer.write(packet)
                 await writer.drain()
