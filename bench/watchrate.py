@@ -25,6 +25,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -123,30 +124,35 @@ async def _bare_run(fake: RemoteFake, values: list[object]) -> tuple[float, int]
 class PublishLog:
     """What mqtt-kube's state board gets acknowledged by the broker, as it happens.
 
-    It stands in for the connection's `publish` on the running service (the board calls
-    it there), so it costs mqtt-kube one extra await per publish and nothing else.
+    It stands in for the connection's `publish_soon` on the running service (the board
+    calls it there), so it costs mqtt-kube one done-callback per publish and nothing else.
     """
 
     def __init__(self, service: Service) -> None:
-        self._publish = service.mqtt.publish
-        service.mqtt.publish = self.publish  # type: ignore[method-assign]
+        self._publish_soon = service.mqtt.publish_soon
+        service.mqtt.publish_soon = self.publish_soon  # type: ignore[method-assign]
         self._final = ""
         self._wanted = 0
         self._finished: set[str] = set()
         self._done: asyncio.Future[float] | None = None
 
-    async def publish(
+    def publish_soon(
         self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
-    ) -> bool:
-        sent = await self._publish(topic, payload, qos=qos, retain=retain)
-        if sent and self._done is not None:
-            if payload == self._final:
-                self._finished.add(topic)
-                if len(self._finished) >= self._wanted and not self._done.done():
-                    self._done.set_result(time.monotonic())
-            else:
-                self._finished.discard(topic)
-        return sent
+    ) -> asyncio.Future[bool]:
+        future = self._publish_soon(topic, payload, qos=qos, retain=retain)
+        if self._done is not None:
+            future.add_done_callback(partial(self._answered, topic, payload))
+        return future
+
+    def _answered(self, topic: str, payload: str | bytes, future: asyncio.Future[bool]) -> None:
+        if self._done is None or future.cancelled() or not future.result():
+            return
+        if payload == self._final:
+            self._finished.add(topic)
+            if len(self._finished) >= self._wanted and not self._done.done():
+                self._done.set_result(time.monotonic())
+        else:
+            self._finished.discard(topic)
 
     def expect(self, final: str, *, topics: int) -> asyncio.Future[float]:
         """The time at which `topics` topics will all have been published as `final`."""

@@ -12,23 +12,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from functools import partial
 from typing import Final, Protocol
 
 from mqtt_kube.core.window import send_windowed
 
 logger = logging.getLogger(__name__)
 
-# Publishes in flight at once. More does not help: aiomqtt scans every pending call on
-# each publish, so a window of 512 publishes less than half as fast as one of 64.
+# Publishes started and not yet answered. The broker's Receive Maximum (mosquitto: 20)
+# bounds what is really in flight; the rest wait, already packed, for a place.
 _WINDOW: Final = 64
 
 
 class Publisher(Protocol):
     """What the board needs from an MQTT connection."""
 
-    async def publish(
+    def publish_soon(
         self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
-    ) -> bool: ...
+    ) -> asyncio.Future[bool]:
+        """Start a publish: True once the broker has it, False when it did not get it."""
+        ...
 
 
 class StateBoard:
@@ -114,15 +117,22 @@ class StateBoard:
         await self._publish(chosen)
 
     async def _publish(self, topics: list[str]) -> None:
-        await send_windowed(topics, self._publish_one, width=_WINDOW)
+        await send_windowed(topics, self._start_one, width=_WINDOW)
 
-    async def _publish_one(self, topic: str) -> None:
+    def _start_one(self, topic: str) -> asyncio.Future[bool] | None:
+        """Publish the latest payload of `topic` (as it is now, not when it was queued)."""
         payload = self._latest.get(topic)
         if payload is None:
-            return  # forgotten meanwhile
+            return None  # forgotten meanwhile
         qos, retain = self._options[topic]
-        if await self._publisher.publish(topic, payload, qos=qos, retain=retain):
-            self._published[topic] = payload
-            logger.debug("published %s = %r", topic, payload[:200])
-            if payload == "" and topic in self._forgotten and self._latest.get(topic) == "":
-                self._drop(topic)  # the retained copy is cleared: nothing more to keep
+        future = self._publisher.publish_soon(topic, payload, qos=qos, retain=retain)
+        future.add_done_callback(partial(self._answered, topic, payload))
+        return future
+
+    def _answered(self, topic: str, payload: str, future: asyncio.Future[bool]) -> None:
+        if future.cancelled() or not future.result():
+            return  # not published: the next change or reconnect publishes it again
+        self._published[topic] = payload
+        logger.debug("published %s = %r", topic, payload[:200])
+        if payload == "" and topic in self._forgotten and self._latest.get(topic) == "":
+            self._drop(topic)  # the retained copy is cleared: nothing more to keep

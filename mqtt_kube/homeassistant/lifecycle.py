@@ -51,6 +51,10 @@ class MqttLink(Protocol):
         self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
     ) -> bool: ...
 
+    def publish_soon(
+        self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
+    ) -> asyncio.Future[bool]: ...
+
     async def subscribe_once(self, topic: str, qos: int = 1) -> bool: ...
 
     async def unsubscribe(self, topic: str) -> None: ...
@@ -199,8 +203,8 @@ class HomeAssistantDiscovery:
         pending, self._pending = self._pending, {}
         states, self._pending_states = self._pending_states, set()
 
-        async def send(config: tuple[str, str]) -> None:
-            await self._mqtt.publish(config[0], config[1], qos=1, retain=True)
+        def send(config: tuple[str, str]) -> asyncio.Future[bool]:
+            return self._mqtt.publish_soon(config[0], config[1], qos=1, retain=True)
 
         await send_windowed(list(pending.items()), send, width=_WINDOW)
         if pending:

@@ -8,6 +8,7 @@ expression still gets its own WARNING; the value counts as no match.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -42,6 +43,11 @@ bindings:
 
 
 class NoPublisher:
+    def publish_soon(
+        self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
+    ) -> asyncio.Future[bool]:
+        return asyncio.ensure_future(self.publish(topic, payload, qos=qos, retain=retain))
+
     async def publish(
         self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
     ) -> bool:

@@ -21,6 +21,7 @@ mqtt_kube first: a rerun of the same commit with the same Hypothesis, through `p
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import os
@@ -201,6 +202,11 @@ async def rig(tmp_path: Path, fake_kube: FakeKube) -> AsyncIterator[Rig]:
 
 
 class NoPublisher:
+    def publish_soon(
+        self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
+    ) -> asyncio.Future[bool]:
+        return asyncio.ensure_future(self.publish(topic, payload, qos=qos, retain=retain))
+
     async def publish(
         self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
     ) -> bool:

@@ -21,6 +21,11 @@ class RecordingPublisher:
         self.sent: list[tuple[str, str, int, bool]] = []
         self.connected = True
 
+    def publish_soon(
+        self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
+    ) -> asyncio.Future[bool]:
+        return asyncio.ensure_future(self.publish(topic, payload, qos=qos, retain=retain))
+
     async def publish(
         self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
     ) -> bool:

@@ -26,6 +26,11 @@ class GatedPublisher:
         self.gate = asyncio.Event()
         self.gate.set()
 
+    def publish_soon(
+        self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
+    ) -> asyncio.Future[bool]:
+        return asyncio.ensure_future(self.publish(topic, payload, qos=qos, retain=retain))
+
     async def publish(
         self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
     ) -> bool:
