@@ -42,6 +42,8 @@ class Client(aiomqtt.Client):
         self, *args: Any, mqtt5: bool, deadlines: Deadlines, stats: MqttStats, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.deadlines = deadlines  # the connection's, shared by every publish
+        self.stats = stats  # the connection's counters
         self.publishes = QosOnePublishes(
             self._client, mqtt5=mqtt5, deadlines=deadlines, stats=stats
         )
@@ -147,9 +149,8 @@ async def publish_through_paho(
     *,
     qos: int,
     retain: bool,
-    deadlines: Deadlines,
 ) -> bool:
-    """A QoS 0 or 2 publish, as aiomqtt's but waiting on one future under `deadlines`.
+    """A QoS 0 or 2 publish, as aiomqtt's but waiting on one future under the deadlines.
 
     aiomqtt's own publish scans every pending call twice per publish and wraps the wait
     in `asyncio.wait_for`; here aiomqtt's paho callback resolves the future instead.
@@ -160,19 +161,19 @@ async def publish_through_paho(
         logger.debug("%s not published: %s", topic, paho.error_string(info.rc))
         return False
     if info.is_published():
-        client.publishes.stats.messages_out += 1
+        client.stats.messages_out += 1
         return True
     future: asyncio.Future[bool] = client._loop.create_future()
     pending = client._pending_publishes  # where aiomqtt's on_publish looks for it
     pending[info.mid] = _Acknowledgement(future)
-    deadlines.track(future)
+    client.deadlines.track(future)
     try:
         sent = await future
     finally:
         pending.pop(info.mid, None)
-        deadlines.discard(future)
+        client.deadlines.discard(future)
     if sent:
-        client.publishes.stats.messages_out += 1
+        client.stats.messages_out += 1
     return sent
 
 

@@ -133,10 +133,9 @@ class MqttConnection:
             return answered(False)
         if qos == 1:
             return client.publishes.send(topic, payload, retain=retain)
-        publish = publish_through_paho(
-            client, topic, payload, qos=qos, retain=retain, deadlines=self._deadlines
+        return asyncio.ensure_future(
+            publish_through_paho(client, topic, payload, qos=qos, retain=retain)
         )
-        return asyncio.ensure_future(publish)
 
     async def close(self) -> None:
         """Publish `offline`, disconnect cleanly and let `run()` return."""

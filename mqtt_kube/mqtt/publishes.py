@@ -47,7 +47,7 @@ class QosOnePublishes:
     ) -> None:
         self._paho = paho_client
         self._deadlines = deadlines
-        self.stats = stats  # the connection's counters
+        self._stats = stats  # the connection's counters
         self._properties = b"\x00" if mqtt5 else b""  # MQTT 5: no properties
         self._waiting: dict[int, tuple[asyncio.Future[bool], str]] = {}  # mid → (ack, topic)
         self._held: deque[tuple[int, bytes]] = deque()  # (mid, packet) with no place yet
@@ -110,7 +110,7 @@ class QosOnePublishes:
                 )
                 future.set_result(False)
             else:
-                self.stats.messages_out += 1
+                self._stats.messages_out += 1
                 future.set_result(True)
         self.release()
         return True
